@@ -1,0 +1,59 @@
+"""Crash-safe file writes: temp file in the same folder → fsync → rename → fsync the folder.
+
+A reader of the destination sees the old content or the new, never half of either. Temp files are
+hidden and end in ``TEMP_SUFFIX`` so the watcher ignores them and start-up can sweep leftovers.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+__all__ = ["TEMP_SUFFIX", "atomic_write_bytes", "atomic_write_text", "is_temp_name", "sweep_temp_files"]
+
+TEMP_SUFFIX = ".nanoaid-tmp"
+
+
+def is_temp_name(name: str) -> bool:
+    return name.endswith(TEMP_SUFFIX)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(dest: Path, data: bytes, *, mode: int = 0o644) -> None:
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(dest.parent)
+
+
+def atomic_write_text(dest: Path, text: str, *, mode: int = 0o644) -> None:
+    atomic_write_bytes(dest, text.encode("utf-8"), mode=mode)
+
+
+def sweep_temp_files(root: Path) -> list[Path]:
+    """Remove temp files a killed process left below ``root``; returns what was removed."""
+    removed = []
+    for path in Path(root).rglob(f"*{TEMP_SUFFIX}"):
+        try:
+            path.unlink()
+            removed.append(path)
+        except OSError:
+            pass
+    return removed

@@ -1,0 +1,1 @@
+"""Subcommands of ``nanoaid``; each module has ``register(subparsers)``."""

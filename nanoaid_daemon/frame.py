@@ -1,0 +1,52 @@
+"""What a reader hands the pipeline: pixels of the image proper plus normalised metadata."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .metadata import Instrument
+
+__all__ = ["Page", "ReadResult"]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One image of a file.
+
+    ``pixels`` is 2-D (rows, columns): the image proper with any databar cut off, grey values in
+    the stored dtype (uint8, uint16 or float32). RGB is converted to luminance by the reader.
+    """
+
+    pixels: np.ndarray
+    databar_rows: int
+    instrument: Instrument
+    stored_height_px: int
+    stored_width_px: int
+
+    def __post_init__(self) -> None:
+        if self.pixels.ndim != 2:
+            raise ValueError(f"Page.pixels must be 2-D, got shape {self.pixels.shape}")
+        if self.databar_rows < 0:
+            raise ValueError("databar_rows must be >= 0")
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """Everything a reader learned from one file. ``pages[0]`` is the frame that is analysed."""
+
+    path: Path
+    reader: str
+    media_type: str
+    dtype: str
+    pages: list[Page]
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.pages:
+            raise ValueError("a ReadResult needs at least one page")
+
+    @property
+    def primary(self) -> Page:
+        return self.pages[0]

@@ -1,0 +1,105 @@
+"""The plugin host: loads enabled plugins once and picks the reader for each file."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .errors import PluginError, ReaderError
+from .frame import ReadResult
+from .plugins import DiscoveredPlugin, PluginContext, PluginManifest, Probe, discover, load_factory
+
+__all__ = ["LoadedPlugin", "PluginHost"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedPlugin:
+    manifest: PluginManifest
+    obj: Any
+
+
+@dataclass
+class PluginHost:
+    """Instantiated plugins by kind; broken ones are kept in ``disabled`` with the reason."""
+
+    readers: list[LoadedPlugin] = field(default_factory=list)
+    analyzers: list[LoadedPlugin] = field(default_factory=list)
+    sinks: list[LoadedPlugin] = field(default_factory=list)
+    disabled: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, settings: Settings, *, runtime: Any = None, kinds: tuple[str, ...] = ("reader", "analyzer"),
+             discovered: list[DiscoveredPlugin] | None = None) -> "PluginHost":
+        host = cls()
+        for found in discovered if discovered is not None else discover():
+            if not found.ok:
+                host._disable(found.manifest.name if found.manifest else found.entry_point, found.error or "")
+                continue
+            manifest = found.manifest
+            if manifest.kind not in kinds or manifest.name in settings.plugins.disabled:
+                continue
+            ctx = PluginContext(manifest, settings.plugins.options.get(manifest.name, {}),
+                                settings.models.resolved_dir(), runtime)
+            try:
+                obj = load_factory(manifest)(ctx)
+            except Exception as exc:
+                host._disable(manifest.name, f"{type(exc).__name__}: {exc}")
+                continue
+            getattr(host, manifest.kind + "s").append(LoadedPlugin(manifest, obj))
+        host.analyzers.sort(key=lambda p: (p.manifest.order, p.manifest.name))
+        return host
+
+    def _disable(self, name: str, reason: str) -> None:
+        log.warning("plugin %s disabled: %s", name, reason)
+        self.disabled[name] = reason
+
+    def pick_reader(self, path: Path) -> LoadedPlugin:
+        probe = Probe(path)
+        try:
+            probe.head
+        except FileNotFoundError as exc:
+            raise ReaderError("file vanished before it could be read", path=path, code="vanished") from exc
+        except PermissionError as exc:
+            raise ReaderError("no permission to read the file", path=path, code="permission") from exc
+        except IsADirectoryError as exc:
+            raise ReaderError("is a directory, not a frame", path=path, code="unsupported") from exc
+        except OSError as exc:
+            raise ReaderError(f"cannot open: {exc.strerror or exc}", path=path, code="unreadable") from exc
+        if not probe.head:
+            raise ReaderError("file is empty (0 bytes)", path=path, code="empty")
+        best, best_score = None, 0
+        for plugin in sorted(self.readers, key=lambda p: p.manifest.order):
+            try:
+                score = int(plugin.obj.sniff(probe))
+            except Exception as exc:  # a sniff that raises is a plugin bug, not a bad file
+                log.warning("reader %s: sniff raised on %s: %s", plugin.manifest.name, path, exc)
+                continue
+            if score > best_score:
+                best, best_score = plugin, score
+        if best is None:
+            raise ReaderError("no reader recognises this file (not a supported image format)",
+                              path=path, code="unsupported")
+        return best
+
+    def read(self, path: Path) -> ReadResult:
+        """Read a file with the best reader; every failure is a ReaderError."""
+        plugin = self.pick_reader(path)
+        try:
+            result = plugin.obj.read(Path(path))
+        except ReaderError:
+            raise
+        except (FileNotFoundError, PermissionError) as exc:
+            raise ReaderError(f"cannot read: {exc.strerror or exc}", path=path,
+                              code="vanished" if isinstance(exc, FileNotFoundError) else "permission") from exc
+        except MemoryError as exc:
+            raise ReaderError("image too large to decode in memory", path=path, code="too_large") from exc
+        except Exception as exc:
+            raise ReaderError(f"reader {plugin.manifest.name!r} failed: {type(exc).__name__}: {exc}",
+                              path=path, code="reader_failed") from exc
+        if not isinstance(result, ReadResult):
+            raise PluginError(f"reader {plugin.manifest.name!r} returned {type(result).__name__}, not ReadResult")
+        return result

@@ -1,0 +1,1 @@
+"""First-party NanoAID plugins (installed as ``nanoaid_plugins``), one folder each."""
