@@ -25,6 +25,9 @@ COMMANDS = (
     "config",
     "plugins",
     "schema",
+    "synth",
+    "train",
+    "models",
 )
 
 
