@@ -29,6 +29,7 @@ def register(sub) -> None:
     p.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT incl. databar, or 'mixed' (the training mix)")
     p.add_argument("--bits", choices=("8", "16", "mixed"), default="8", help="sample depth (mixed: 1 in 10 is 16-bit)")
     p.add_argument("--classes", default=",".join(CLASSES), help="comma-separated subset of the classes")
+    p.add_argument("--workers", type=int, default=1, help="render in this many processes (same files either way)")
     p.set_defaults(func=run)
 
 
@@ -49,6 +50,6 @@ def run(args) -> int:
 
     written = write_dataset(args.out, args.per_class, args.seed, fmt=args.format, classes=classes,
                             size=_size(args.size), bits={"8": 8, "16": 16, "mixed": 0}[args.bits],
-                            vendor=args.vendor, progress=progress)
+                            vendor=args.vendor, workers=max(1, args.workers), progress=progress)
     print(f"wrote {len(written)} frames to {args.out} (truth in {args.out / 'truth.jsonl'})")
     return EXIT_OK

@@ -105,8 +105,7 @@ def _charging_streaks(rng, charge: np.ndarray, strength: float) -> np.ndarray:
     for j in range(src.shape[1]):
         acc = acc * decay + src[:, j] * (1 - decay)
         tail[:, j] = acc
-    rows = src.mean(axis=1)
-    bands = np.repeat(rng.normal(0, 1, src.shape[0]).astype(F32) * rows, 1)[:, None]
+    bands = (rng.normal(0, 1, src.shape[0]).astype(F32) * src.mean(axis=1))[:, None]
     return strength * (1.5 * src + 2.0 * tail + 0.6 * bands)
 
 
@@ -130,7 +129,8 @@ def form_signal(rng: np.random.Generator, height: np.ndarray, material: np.ndarr
         se = se * (1.0 - optics.shadow * np.tanh(blur(depth, 1.5) / 6.0))
     mat = np.asarray(material, F32)
     signal = (1 - optics.bse_fraction) * se * (1 + optics.material_gain * (mat - 1))
-    signal = signal + optics.bse_fraction * (1 + 1.6 * optics.material_gain * (mat - 1)) * (1 + 0.15 * facing)
+    bse = (0.7 + 0.3 * np.sqrt(tilt)) * (1 + 0.3 * facing)  # backscatter keeps some topography
+    signal = signal + optics.bse_fraction * (1 + 1.6 * optics.material_gain * (mat - 1)) * bse
     if charging is not None and optics.charging > 0:
         signal = signal + _charging_streaks(rng, charging, optics.charging)
     signal = blur(np.maximum(signal, 0.02), optics.probe_sigma_px)

@@ -78,33 +78,50 @@ def _frame_size(size, frame_seed: int) -> tuple[int, int]:
     return MIXED_SIZES[int(rng.choice(len(MIXED_SIZES), p=MIXED_WEIGHTS))]
 
 
+def _make(task: tuple) -> dict:
+    """Render, encode and write one frame (module level so worker processes can run it)."""
+    out, name, folder, i, frame_seed, size, bits, extra, suffix, vendor, seed = task
+    depth = bits or (16 if np.random.default_rng([frame_seed, 0xB175]).random() < 0.1 else 8)
+    frame = render(name, frame_seed, size=_frame_size(size, frame_seed), bits=depth, **extra)
+    path = Path(out) / folder / f"{folder.lower()}_{seed}_{i:05d}{suffix}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode_frame(frame, suffix, vendor, compress_level=3))
+    return {"file": f"{folder}/{path.name}", "class": name, "seed": frame_seed, "databar_rows": frame.databar_rows,
+            "truth": frame.truth, "meta": frame.meta}
+
+
 def write_dataset(out: Path, per_class: int, seed: int, *, fmt: str = "png", classes=CLASSES, size=(768, 1024),
-                  bits: int = 8, vendor: str = "fei", folder_of=None, overrides_of=None, progress=None) -> list[Path]:
+                  bits: int = 8, vendor: str = "fei", folder_of=None, overrides_of=None, workers: int = 1,
+                  progress=None) -> list[Path]:
     """An NFFA-style folder: ``out/<Class>/<class>_<seed>_<i>.<fmt>`` plus a ``truth.jsonl`` index.
 
     ``size`` is (rows, cols) or ``"mixed"``; ``bits`` 8, 16 or 0 (mostly 8-bit, one frame in ten
     16-bit). ``folder_of(name, i)`` and ``overrides_of(name, i)`` let callers lay out other sets
-    (the alignment set uses them); frame seeds depend only on ``seed`` and ``i``.
+    (the alignment set uses them); frame seeds depend only on ``seed`` and ``i``, so the files are
+    the same whatever ``workers`` (processes) render them.
     """
-    out = Path(out)
     suffix = {"png": ".png", "tiff": ".tif", "tif": ".tif"}.get(fmt)
     if suffix is None:
         raise ConfigError(f"--format must be png or tiff, not {fmt!r}")
-    written, index = [], []
-    for name in classes:
-        for i in range(per_class):
-            frame_seed = seed * 1_000_003 + i
-            depth = bits or (16 if np.random.default_rng([frame_seed, 0xB175]).random() < 0.1 else 8)
-            extra = overrides_of(name, i) if overrides_of else {}
-            frame = render(name, frame_seed, size=_frame_size(size, frame_seed), bits=depth, **extra)
-            folder = folder_of(name, i) if folder_of else name
-            path = out / folder / f"{folder.lower()}_{seed}_{i:05d}{suffix}"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(encode_frame(frame, suffix, vendor, compress_level=3))
-            written.append(path)
-            index.append({"file": f"{folder}/{path.name}", "class": name, "seed": frame_seed,
-                          "databar_rows": frame.databar_rows, "truth": frame.truth, "meta": frame.meta})
+    if vendor not in VENDORS:
+        raise ConfigError(f"vendor must be one of {VENDORS}, not {vendor!r}")
+    tasks = [(str(out), name, folder_of(name, i) if folder_of else name, i, seed * 1_000_003 + i, size, bits,
+              overrides_of(name, i) if overrides_of else {}, suffix, vendor, seed)
+             for name in classes for i in range(per_class)]
+    index = []
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for row in pool.map(_make, tasks, chunksize=4):
+                index.append(row)
+                if progress:
+                    progress(len(index), len(tasks))
+    else:
+        for task in tasks:
+            index.append(_make(task))
             if progress:
-                progress(len(written), len(classes) * per_class)
-    (out / "truth.jsonl").write_text("".join(json.dumps(row) + "\n" for row in index), encoding="utf-8")
-    return written
+                progress(len(index), len(tasks))
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "truth.jsonl").write_text("".join(json.dumps(row) + "\n" for row in index), encoding="utf-8")
+    return [Path(out) / row["file"] for row in index]

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .fields import fbm, worley
+from .fields import blur, fbm, worley
 from .scene import Scene, lattice_offsets, log_uniform, pick, site_values, stamp_pyramid, substrate
 from .shapes import draw_polygons, random_polygon, stamp_ellipsoid, stamp_sphere, stamp_tube
 
@@ -63,9 +63,9 @@ def powder(rng: np.random.Generator, shape, overrides: dict) -> Scene:
     mode = pick(rng, overrides, "arrangement", ["grains", "agglomerates", "flakes"], [4, 2, 1.5])
     rows, cols = shape
     h = substrate(rng, shape, roughness=log_uniform(rng, 0.2, 3.0))
-    r_mean = log_uniform(rng, 12.0, min(rows, cols) / 5)
-    n = int(rng.uniform(0.5, 2.5) * rows * cols / (math.pi * r_mean**2))
-    n = int(np.clip(n, 3, 700))
+    r_mean = log_uniform(rng, 10.0, min(rows, cols) / 8)
+    n = int(rng.uniform(0.3, 1.6) * rows * cols / (math.pi * r_mean**2))
+    n = int(np.clip(n, 3, 260))
     if mode == "agglomerates":
         prim = max(1.5, r_mean / rng.uniform(4, 10))
         for _ in range(max(1, n // 3)):
@@ -78,10 +78,11 @@ def powder(rng: np.random.Generator, shape, overrides: dict) -> Scene:
                 z = float(h[int(np.clip(y, 0, rows - 1)), int(np.clip(x, 0, cols - 1))])
                 stamp_sphere(h, y, x, prim * rng.uniform(0.6, 1.4), z=z * 0.85)
     else:
-        radii = np.sort(r_mean * rng.lognormal(0, 0.6, n))[::-1]
+        radii = np.sort(np.minimum(r_mean * rng.lognormal(0, 0.5, n), min(rows, cols) / 3))[::-1]
         for r in radii:
             cy, cx = rng.uniform(-0.05, 1.05) * rows, rng.uniform(-0.05, 1.05) * cols
             z = float(h[int(np.clip(cy, 0, rows - 1)), int(np.clip(cx, 0, cols - 1))]) * 0.6
+            z += float(rng.uniform(0, r)) if mode == "grains" else 0.0  # piled, not tiled
             if mode == "flakes":
                 _flake(rng, h, cy, cx, float(r), z)
             else:
@@ -93,14 +94,28 @@ def powder(rng: np.random.Generator, shape, overrides: dict) -> Scene:
 
 
 def _grain(rng, h, cy, cx, r, z) -> None:
-    """An angular grain: a random polygon outline with faceted (pyramidal) relief."""
-    sides = int(rng.integers(4, 9))
-    stamp_pyramid(h, cy, cx, r, r * rng.uniform(0.3, 0.9), sides=sides, angle=rng.uniform(0, 6.3),
-                  plateau=float(rng.uniform(0.0, 0.6)), z=z)
-    # a second, offset polygon breaks the symmetry so grains look chipped rather than regular
-    stamp_pyramid(h, cy + rng.normal(0, r / 3), cx + rng.normal(0, r / 3), r * rng.uniform(0.4, 0.8),
-                  r * rng.uniform(0.3, 0.9), sides=int(rng.integers(3, 7)), angle=rng.uniform(0, 6.3),
-                  plateau=float(rng.uniform(0, 0.5)), z=z)
+    """An irregular grain: a rounded random outline cut by a few flat facets, composed by maximum."""
+    size = int(2.6 * r) + 6
+    poly = random_polygon(rng, size / 2, size / 2, r, int(rng.integers(5, 12)), float(rng.uniform(0.15, 0.45)))
+    soft = blur(draw_polygons((size, size), [poly], [1.0]), max(0.8, r * rng.uniform(0.12, 0.35)))
+    top = r * rng.uniform(0.6, 1.2)
+    dome = top * np.sqrt(np.clip(soft, 0.0, 1.0))
+    yy, xx = np.mgrid[0:size, 0:size].astype(F32) - size / 2
+    for _ in range(int(rng.integers(0, 4))):  # cleavage planes
+        gy, gx = rng.normal(0, 0.3, 2)
+        dome = np.minimum(dome, top * rng.uniform(0.6, 1.0) + gy * yy + gx * xx)
+    _paste_max(h, np.where(soft > 0.02, dome + z, -np.inf), cy, cx)
+
+
+def _paste_max(h, patch, cy, cx) -> None:
+    size_r, size_c = patch.shape
+    r0, c0 = int(cy - size_r / 2), int(cx - size_c / 2)
+    rr0, cc0 = max(0, r0), max(0, c0)
+    rr1, cc1 = min(h.shape[0], r0 + size_r), min(h.shape[1], c0 + size_c)
+    if rr0 >= rr1 or cc0 >= cc1:
+        return
+    region = h[rr0:rr1, cc0:cc1]
+    np.maximum(region, patch[rr0 - r0 : rr1 - r0, cc0 - c0 : cc1 - c0], out=region)
 
 
 def _flake(rng, h, cy, cx, r, z) -> None:
@@ -111,14 +126,7 @@ def _flake(rng, h, cy, cx, r, z) -> None:
     tilt = rng.normal(0, 0.15, 2)
     yy, xx = np.mgrid[0:size, 0:size].astype(F32) - size / 2
     plate = z + thick + tilt[0] * yy + tilt[1] * xx
-    r0, c0 = int(cy - size / 2), int(cx - size / 2)
-    rr0, cc0 = max(0, r0), max(0, c0)
-    rr1, cc1 = min(h.shape[0], r0 + size), min(h.shape[1], c0 + size)
-    if rr0 >= rr1 or cc0 >= cc1:
-        return
-    sub = (slice(rr0 - r0, rr1 - r0), slice(cc0 - c0, cc1 - c0))
-    region = h[rr0:rr1, cc0:cc1]
-    np.maximum(region, np.where(local[sub] > 0.5, plate[sub], -np.inf), out=region)
+    _paste_max(h, np.where(local > 0.5, plate, -np.inf), cy, cx)
 
 
 def biological(rng: np.random.Generator, shape, overrides: dict) -> Scene:

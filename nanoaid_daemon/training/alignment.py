@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .backbone import N_BLOCKS
-from .features import Source, ViewCounts, extract_features
+from .features import Source, TrunkRunner, ViewCounts, extract_features
 from .heads import LinearHead, fit_logistic
 from .synthsets import alignment_sources, ensure_alignment_set
 
@@ -59,17 +59,19 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 def _folder(opts) -> Path:
     if opts.align is not None:
         return Path(opts.align)
-    return ensure_alignment_set(Path(opts.work) / "alignment", opts.align_synthetic, opts.seed + 17)
+    return ensure_alignment_set(Path(opts.work) / f"alignment-{opts.align_synthetic}-{opts.seed + 17}",
+                                opts.align_synthetic, opts.seed + 17, workers=opts.threads)
 
 
-def train_alignment(model, opts) -> AlignmentResult:
+def train_alignment(model, opts, runner: TrunkRunner | None = None) -> AlignmentResult:
     """Fit the logistic head on the (possibly fine-tuned) embedding of the alignment images."""
     sources = alignment_sources(_folder(opts))
 
     def counts(src: Source) -> ViewCounts:
         return ViewCounts(clean=1, augmented=opts.views) if src.split == "train" and src.label >= 0 else ViewCounts(clean=1)
 
-    feats = extract_features(model, sources, counts, size=opts.input_size, cut=N_BLOCKS, seed=opts.seed + 1)
+    runner = runner or TrunkRunner(model, N_BLOCKS, opts.input_size, opts.work, opts.threads)
+    feats = extract_features(runner, sources, counts, size=opts.input_size, seed=opts.seed + 1)
     label = np.array([s.label for s in sources])[feats.source]
     split = np.array([s.split for s in sources])[feats.source]
     train = (split == "train") & (label >= 0)

@@ -124,7 +124,7 @@ def autoencoder_card(opts, summary: dict, channels) -> dict:
         "architecture": f"convolutional autoencoder, encoder channels {list(channels)} with 2x2 max-pooling, "
                         "nearest-neighbour upsampling decoder, trained on MSE",
         "training": {"data": list(opts.data_notes) or [str(d) for d in opts.data], "patches": summary["patches"],
-                     "patch_px": opts.patch, "epochs": opts.epochs, "seed": opts.seed, "threads": opts.threads,
+                     "patch_px": min(opts.patch, size), "epochs": opts.epochs, "seed": opts.seed, "threads": opts.threads,
                      "duration_s": summary["duration_s"], "command": opts.command},
         "metrics": summary["metrics"],
         "license": "Apache-2.0",

@@ -31,7 +31,7 @@ from .alignment import train_alignment
 from .backbone import EMBED_DIM, N_BLOCKS, load_backbone
 from .cards import classifier_card
 from .export import CLASSIFIER_OUTPUTS, ClassifierGraph, check_onnx, export_onnx, write_card
-from .features import FeatureSet, Source, ViewCounts, extract_features, to_tensor
+from .features import FeatureSet, Source, TrunkRunner, ViewCounts, extract_features, to_tensor
 from .finetune import finetune_tail
 from .heads import LinearHead, fit_softmax, fit_temperature, softmax_nll
 from .testsplit import evaluate_exported
@@ -53,7 +53,7 @@ class ClassifierOptions:
     heavy_views: int = 2
     finetune_blocks: int = 0
     finetune_epochs: int = 4
-    l2_grid: tuple[float, ...] = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
+    l2_grid: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
     seed: int = 0
     threads: int = 2
     work: Path = Path(".cache/nanoaid-train")
@@ -136,7 +136,8 @@ def train_classifier(opts: ClassifierOptions) -> dict:
     opts.say(f"{len(sources)} images: {splits}")
     cut = N_BLOCKS - opts.finetune_blocks
     model = load_backbone(opts.input_size)
-    feats = extract_features(model, sources, _counts(opts), size=opts.input_size, cut=cut, seed=opts.seed,
+    runner = TrunkRunner(model, cut, opts.input_size, opts.work, opts.threads)
+    feats = extract_features(runner, sources, _counts(opts), size=opts.input_size, seed=opts.seed,
                              progress=_progress(opts.say, "features"))
     y_all = labels[feats.source]
     train_rows = _rows(feats, sources, "train", (0, 1))
@@ -150,7 +151,7 @@ def train_classifier(opts: ClassifierOptions) -> dict:
     t_clean = fit_temperature(head(feats.x[clean_val]), y_all[clean_val])
     val_report = classification_report(_softmax(head(feats.x[clean_val]), temperature), y_all[clean_val], CLASSES)
     opts.say(f"validation (clean views): accuracy {val_report['accuracy']:.3f}, T={temperature:.2f} (clean-fit T {t_clean:.2f})")
-    align = train_alignment(model, opts)
+    align = train_alignment(model, opts, runner if not opts.finetune_blocks else None)
     opts.say(f"alignment head: {align.metrics}")
     graph = ClassifierGraph(model, head, align.head, temperature).eval()
     model_path = Path(opts.out) / f"{opts.name}.onnx"

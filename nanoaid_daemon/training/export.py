@@ -57,7 +57,7 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: Path, output_nam
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    for name in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript"):
+    for name in ("torch.onnx", "torch.export", "torch._dynamo", "torch.fx", "torch.__trace", "onnxscript", "onnx_ir"):
         logging.getLogger(name).setLevel(logging.ERROR)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")

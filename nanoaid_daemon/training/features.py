@@ -6,18 +6,22 @@ is the same whatever order or subset the files come in.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..evaluation.inputs import detect_databar, load_grey
 from .augment import augmented_view, clean_view
 from .backbone import NORM_MEAN, NORM_STD, N_BLOCKS, trunk_forward
 
-__all__ = ["Source", "ViewCounts", "FeatureSet", "extract_features", "to_tensor"]
+__all__ = ["Source", "ViewCounts", "FeatureSet", "TrunkRunner", "extract_features", "to_tensor"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,15 +75,57 @@ def _views(src: Source, counts: ViewCounts, size: int, seed: int) -> list[tuple[
     return out
 
 
-@torch.no_grad()
-def extract_features(model, sources: Sequence[Source], counts_for: Callable[[Source], ViewCounts], *, size: int,
-                     cut: int = N_BLOCKS, seed: int = 0, batch: int = 32, progress=None) -> FeatureSet:
+class TrunkGraph(nn.Module):
+    """The frozen part as its own graph: pooled embedding (cut = 16) or the block-``cut`` map."""
+
+    def __init__(self, model: nn.Module, cut: int):
+        super().__init__()
+        self.model, self.cut = model, cut
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        out = trunk_forward(self.model, image, self.cut)
+        return out.mean(dim=(2, 3)) if self.cut >= N_BLOCKS else out
+
+
+class TrunkRunner:
+    """Runs the trunk through onnxruntime (several times faster than eager PyTorch on a CPU).
+
+    The trunk is exported once into ``work``; if that fails for any reason, PyTorch runs it.
+    """
+
+    def __init__(self, model: nn.Module, cut: int, size: int, work: Path, threads: int):
+        from .export import export_onnx
+
+        self.graph = TrunkGraph(model, cut).eval()
+        self.session = None
+        try:
+            import onnxruntime as ort
+
+            path = export_onnx(self.graph, to_tensor([np.zeros((size, size), np.float32)] * 2),
+                               Path(work) / f"trunk-{cut}-{size}.onnx", ["out"])
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads, opts.inter_op_num_threads, opts.log_severity_level = threads, 1, 3
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # pragma: no cover - the exporter is part of the [train] extra
+            log.warning("trunk export for onnxruntime failed (%s); extracting features with PyTorch", exc)
+
+    @torch.no_grad()
+    def __call__(self, units: list[np.ndarray]) -> np.ndarray:
+        batch = to_tensor(units)
+        if self.session is not None:
+            return self.session.run(["out"], {"image": batch.numpy()})[0]
+        return self.graph(batch).numpy()
+
+
+def extract_features(runner: TrunkRunner, sources: Sequence[Source], counts_for: Callable[[Source], ViewCounts], *,
+                     size: int, seed: int = 0, batch: int = 32, progress=None) -> FeatureSet:
     """Trunk outputs for every view: pooled 1280-d embeddings (cut = 16) or block-``cut`` maps."""
     rows, index, kinds, pending, meta = [], [], [], [], []
+    maps = runner.graph.cut < N_BLOCKS
 
     def flush() -> None:
-        out = trunk_forward(model, to_tensor(pending), cut)
-        rows.append((out.mean(dim=(2, 3)) if cut >= N_BLOCKS else out.half()).numpy())
+        out = runner(pending)
+        rows.append(out.astype(np.float16) if maps else out)
         index.extend(m[0] for m in meta)
         kinds.extend(m[1] for m in meta)
         pending.clear()

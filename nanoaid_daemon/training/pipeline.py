@@ -76,7 +76,8 @@ def train_autoencoder(opts: AutoencoderOptions) -> dict:
     if not train or not held:
         raise ConfigError(f"need images in both the training and the held-out split, found {len(train)} and {len(held)}")
     rng = np.random.default_rng(opts.seed)
-    patches = patches_from_units(rng, [_unit(p, opts.input_size) for p in train], opts.per_image, opts.patch)
+    patch = min(opts.patch, opts.input_size)
+    patches = patches_from_units(rng, [_unit(p, opts.input_size) for p in train], opts.per_image, patch)
     val = np.stack([_unit(p, opts.input_size) for p in held])[:, None]
     opts.say(f"autoencoder: {len(patches)} patches from {len(train)} images, {len(val)} held-out frames")
     model = ConvAutoencoder(opts.channels)
@@ -112,7 +113,7 @@ def train_all(opts: AllOptions) -> dict:
     started = time.monotonic()
     data = Path(opts.work) / f"synthetic-{opts.per_class}-{opts.seed}"
     tick = time.monotonic()
-    ensure_classification_set(data, opts.per_class, opts.seed,
+    ensure_classification_set(data, opts.per_class, opts.seed, workers=opts.threads,
                               progress=lambda d, n: d % 500 == 0 and opts.say(f"synthetic frames: {d}/{n}"))
     synth_s = round(time.monotonic() - tick, 1)
     synth_cmd = f"nanoaid synth DIR --per-class {opts.per_class} --seed {opts.seed} --size mixed --bits mixed"

@@ -28,15 +28,15 @@ def _stamp(folder: Path, recipe: dict) -> bool:
     return stamp.is_file() and json.loads(stamp.read_text()) == recipe
 
 
-def ensure_classification_set(folder: Path, per_class: int, seed: int, progress=None) -> Path:
+def ensure_classification_set(folder: Path, per_class: int, seed: int, workers: int = 1, progress=None) -> Path:
     recipe = {"kind": "classification", "per_class": per_class, "seed": seed, "size": "mixed", "version": 1}
     if not _stamp(folder, recipe):
-        write_dataset(folder, per_class, seed, size="mixed", bits=0, progress=progress)
+        write_dataset(folder, per_class, seed, size="mixed", bits=0, workers=workers, progress=progress)
         (folder / "recipe.json").write_text(json.dumps(recipe))
     return folder
 
 
-def ensure_alignment_set(folder: Path, count: int, seed: int, progress=None) -> Path:
+def ensure_alignment_set(folder: Path, count: int, seed: int, workers: int = 1, progress=None) -> Path:
     """``count`` nanowire frames split over aligned / not aligned / partial by a fixed plan."""
     recipe = {"kind": "alignment", "count": count, "seed": seed, "size": "mixed", "version": 1}
     if not _stamp(folder, recipe):
@@ -45,7 +45,7 @@ def ensure_alignment_set(folder: Path, count: int, seed: int, progress=None) -> 
                      "entangled": "not_aligned", "partial": "partial"}
         write_dataset(folder, count, seed, classes=("Nanowires",), size="mixed", bits=8,
                       folder_of=lambda _n, i: folder_of[plan[i]], overrides_of=lambda _n, i: {"arrangement": plan[i]},
-                      progress=progress)
+                      workers=workers, progress=progress)
         (folder / "recipe.json").write_text(json.dumps(recipe))
     return folder
 
