@@ -58,9 +58,12 @@ def substrate(rng: np.random.Generator, shape, roughness: float | None = None, c
 
 
 def add_clutter(rng: np.random.Generator, h: np.ndarray, material, scale_px: float):
-    """Dust specks, a scratch or a contamination rectangle: what real specimens carry besides the subject."""
+    """Dust specks, a scratch, a contamination rectangle, surface roughness: what real specimens carry
+    besides the subject."""
     rows, cols = h.shape
     mat = np.broadcast_to(np.asarray(material, F32), h.shape).copy()
+    if rng.random() < 0.35:  # organic-looking roughness everywhere, so texture alone never names the class
+        h += fbm(rng, h.shape, log_uniform(rng, 3, 20), octaves=3) * log_uniform(rng, 0.3, 3.0)
     for _ in range(int(rng.poisson(1.5))):
         r = log_uniform(rng, 1.5, max(2.0, min(scale_px, 0.015 * max(rows, cols))))
         stamp_sphere(h, rng.uniform(0, rows), rng.uniform(0, cols), r, z=float(np.median(h)), flatten=0.8)

@@ -19,7 +19,7 @@ def films(rng: np.random.Generator, shape, overrides: dict) -> Scene:
     mode = pick(rng, overrides, "arrangement", ["grainy", "cracked", "smooth", "wrinkled", "nodular", "cross_section"],
                 [3, 2.5, 2, 1.2, 1.2, 1])
     rows, cols = shape
-    grain = log_uniform(rng, 5, min(rows, cols) / 8)
+    grain = log_uniform(rng, 7, min(rows, cols) / 8)
     mat: np.ndarray | float = 1.0
     if mode == "grainy":
         f1, f2, ident = worley(rng, shape, grain)
@@ -93,7 +93,7 @@ def patterned(rng: np.random.Generator, shape, overrides: dict) -> Scene:
     """Lithographic arrays: pillars, holes, line gratings, squares, rings, cones."""
     mode = pick(rng, overrides, "arrangement", ["pillars", "holes", "lines", "squares", "rings", "cones"], [3, 2.5, 2.5, 1.5, 1, 1])
     rows, cols = shape
-    period = log_uniform(rng, 10, min(rows, cols) / 4)
+    period = log_uniform(rng, 14, min(rows, cols) / 4)
     angle = float(rng.choice([0.0, 0.0, 0.0, rng.uniform(0, math.pi)])) + rng.normal(0, 0.01)
     h = substrate(rng, shape, roughness=log_uniform(rng, 0.05, 0.6))
     depth = period * rng.uniform(0.1, 0.8)
@@ -133,7 +133,7 @@ def porous(rng: np.random.Generator, shape, overrides: dict) -> Scene:
         under = worley(rng, shape, cell * 0.6, jitter=1.0)
         h = np.maximum(h, depth * 0.4 * (1 - smoothstep(0, wall, under[1] - under[0])) - depth * 0.6)
     elif mode in ("sponge", "nanoporous"):
-        scale = cell if mode == "sponge" else log_uniform(rng, 3, 10)
+        scale = cell if mode == "sponge" else log_uniform(rng, 5, 14)
         n = fbm(rng, shape, scale, octaves=2, persistence=0.4) + rng.uniform(-0.4, 0.4)
         h = depth * smoothstep(-0.15, 0.35, n) - depth * 0.5 * smoothstep(-1.5, -0.2, -n)
         cell = scale
