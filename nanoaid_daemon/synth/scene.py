@@ -72,6 +72,13 @@ def add_clutter(rng: np.random.Generator, h: np.ndarray, material, scale_px: flo
         groove = np.zeros_like(h)
         stamp_tube(groove, path, float(rng.uniform(1, 3)))
         h -= groove
+    if rng.random() < 0.12:  # the specimen's edge crosses the field: beyond it, far below, darker
+        yy, xx = np.mgrid[0:rows, 0:cols].astype(F32)
+        ang = rng.uniform(0, 2 * math.pi)
+        d = (xx - cols * rng.uniform(0.1, 0.9)) * math.cos(ang) + (yy - rows * rng.uniform(0.1, 0.9)) * math.sin(ang)
+        beyond = np.clip(d / 2.0, 0.0, 1.0)
+        h -= beyond * log_uniform(rng, 20, 200)
+        mat = mat * (1.0 - beyond * rng.uniform(0.2, 0.6))
     if rng.random() < 0.1:  # carbon contamination left by an earlier, smaller scan field
         r0, c0 = int(rng.uniform(0, rows * 0.7)), int(rng.uniform(0, cols * 0.7))
         mat[r0 : r0 + int(rows * rng.uniform(0.1, 0.3)), c0 : c0 + int(cols * rng.uniform(0.1, 0.3))] *= rng.uniform(0.6, 0.85)

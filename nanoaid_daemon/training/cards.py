@@ -58,6 +58,7 @@ def classifier_card(opts, summary: dict, feat_hw: tuple[int, int]) -> dict:
     test = summary.get("test") or {}
     metrics = {
         "test_split": test,
+        "unseen_subtypes": summary.get("unseen_subtypes"),
         "validation_clean": summary["validation"],
         "alignment": summary["alignment"],
         "reproduce": getattr(opts, "reproduce", []),
@@ -75,7 +76,7 @@ def classifier_card(opts, summary: dict, feat_hw: tuple[int, int]) -> dict:
         "calibration": {
             "method": "temperature",
             "temperature": round(summary["temperature"], 6),
-            "fitted_on": "validation split, heavily perturbed views (noise, blur, contrast, crops, JPEG)",
+            "fitted_on": summary["calibrated_on"],
             "temperature_if_fitted_on_clean_validation": round(summary["temperature_clean"], 6),
         },
         "architecture": (f"EfficientNet-Lite0 (ImageNet weights), {'frozen' if not opts.finetune_blocks else f'last {opts.finetune_blocks} blocks fine-tuned'}; "
