@@ -22,6 +22,8 @@ __all__ = ["Journal", "FileRecord", "FrameRecord", "FILE_STATES"]
 
 FILE_STATES = ("discovered", "settled", "processed", "duplicate", "rejected", "failed")
 SCHEMA_VERSION = 1
+#: A frame whose processing failed for internal reasons (e.g. a full disk) is retried this often.
+MAX_ATTEMPTS = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -201,7 +203,7 @@ class Journal:
         if rec is None or rec.state in ("discovered", "settled"):
             return True
         if rec.state == "failed":
-            return True
+            return rec.attempts < MAX_ATTEMPTS
         return (rec.size, rec.mtime_ns) != (size, mtime_ns)
 
     def note(self, path: str | Path, state: str, *, size: int | None = None, mtime_ns: int | None = None,
@@ -274,10 +276,17 @@ class Journal:
             self._finish_file(db, path, "processed", size, mtime_ns, frame_id)
             return self._insert_event(db, event)
 
-    def record_duplicate(self, path: str | Path, *, size: int, mtime_ns: int, frame_id: str) -> None:
-        """Same content under another name: remembered, not reprocessed, no event."""
+    def record_known(self, path: str | Path, *, size: int, mtime_ns: int, frame_id: str) -> str:
+        """Content that is already processed: remembered, not reprocessed, no event.
+
+        Under its original path (touched, copied back) the file is simply ``processed`` again;
+        under another name it is a ``duplicate``. Returns the state recorded.
+        """
         with self._write() as db:
-            self._finish_file(db, path, "duplicate", size, mtime_ns, frame_id)
+            row = db.execute("SELECT path FROM frames WHERE frame_id = ?", (frame_id,)).fetchone()
+            state = "processed" if row is not None and row[0] == str(path) else "duplicate"
+            self._finish_file(db, path, state, size, mtime_ns, frame_id)
+            return state
 
     def reject(self, path: str | Path, *, size: int | None, mtime_ns: int | None, code: str, reason: str,
                event: Event) -> Event:
