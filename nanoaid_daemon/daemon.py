@@ -166,6 +166,7 @@ class Daemon:
         """Clean stop within ~10 s: finish frames in hand, journal daemon.stopping, close."""
         self.notifier.stopping()
         self._stop.set()
+        self._reconcile_now.set()
         if self.watcher:
             self.watcher.stop()
         deadline = time.monotonic() + _STOP_GRACE_S
