@@ -26,6 +26,7 @@ COMMANDS = (
     "inspect",
     "status",
     "quarantine",
+    "demo",
     "config",
     "plugins",
     "schema",
