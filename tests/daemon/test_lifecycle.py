@@ -145,3 +145,28 @@ def _drop_to_nobody() -> None:
     os.setgroups([])
     os.setgid(65534)
     os.setuid(65534)
+
+
+def test_sighup_reloads_the_configuration_file(tmp_path):
+    watch, state, out = tmp_path / "watch", tmp_path / "state", tmp_path / "out"
+    watch.mkdir()
+    cfg = tmp_path / "nanoaid.toml"
+    cfg.write_text("[settle]\nquiet_s = 0.2\n")
+    cmd = daemon_command(watch, state) + ["--config", str(cfg)]
+    proc = subprocess.Popen(cmd, env=fast_env(), stderr=subprocess.DEVNULL)
+    try:
+        (watch / "before.tif").write_bytes(tiff_bytes(31))
+        wait_for(lambda: (watch / "before.tif.nanoaid.json").exists(), message="first sidecar beside the frame")
+        cfg.write_text(f'[settle]\nquiet_s = 0.2\n[output]\nroot = "{out}"\n')
+        proc.send_signal(signal.SIGHUP)
+        # the reload is asynchronous: keep saving frames until one lands under the new output root
+        i = 0
+        def landed():
+            nonlocal i
+            i += 1
+            (watch / f"after{i}.tif").write_bytes(tiff_bytes(40 + i))
+            return list(out.glob("after*.tif.nanoaid.json"))
+        wait_for(landed, interval=0.5, message="sidecar under the reloaded output root")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
