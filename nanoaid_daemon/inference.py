@@ -7,12 +7,11 @@ Why it looks like this:
 * The instrument PC must stay responsive: the intra-op thread pool is sized from the CPU budget and
   its threads sleep instead of spinning between runs (``allow_spinning=0``).
 * When frames pile up (a burst of saves, an archive reprocess), worker threads asking the same model
-  at the same time are served by one batched run: the first caller runs everything queued so far,
-  up to ``max_batch`` rows, the others wait for their rows. With no backlog a request runs alone at
-  once, so batching never adds latency. No background thread is involved, so nothing needs stopping.
+  at the same time are served by one batched run of up to ``max_batch`` rows (see ``batcher.py``);
+  with no backlog a request runs alone at once, so batching never adds latency.
 * A missing, corrupt or unloadable model raises :class:`ModelUnavailable` naming the file. The
-  failure is remembered until the card or model file changes on disk, so a broken model costs one
-  ``stat`` per frame, and a repaired one is picked up without a restart.
+  failure is remembered until the card or model file changes on disk, so a broken model costs a
+  ``stat`` and a small card read per frame, and a repaired one is picked up without a restart.
 """
 from __future__ import annotations
 
@@ -22,13 +21,13 @@ import os
 import re
 import sys
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from .batcher import Batcher
 from .errors import ConfigError, ModelUnavailable
 from .modelcard import ModelCard, verify_model
 from .preprocess import Geometry, prepare
@@ -87,22 +86,6 @@ def resolve_providers(configured: Sequence[str]) -> list[str]:
     return chosen
 
 
-@dataclass
-class _Request:
-    batch: np.ndarray
-    outputs: tuple[str, ...]
-    result: dict[str, np.ndarray] | None = None
-    error: BaseException | None = None
-    done: bool = False
-
-
-@dataclass
-class BatchStats:
-    runs: int = 0
-    rows: int = 0
-    largest: int = 0
-
-
 class Model:
     """A loaded model: its card, its session, and batched thread-safe inference."""
 
@@ -112,15 +95,16 @@ class Model:
         self.input_name = card.input.name
         self.output_names = tuple(o.name for o in session.get_outputs())
         fixed = session.get_inputs()[0].shape[0]
-        self.max_batch = 1 if isinstance(fixed, int) and fixed == 1 else max(1, max_batch)
-        self.stats = BatchStats()
-        self._cv = threading.Condition()
-        self._queue: list[_Request] = []
-        self._busy = False
+        self._batcher = Batcher(self._run, 1 if isinstance(fixed, int) and fixed == 1 else max_batch)
+        self.stats, self.hold, self.pending = self._batcher.stats, self._batcher.hold, self._batcher.pending
 
     @property
     def name(self) -> str:
         return self.card.name
+
+    @property
+    def max_batch(self) -> int:
+        return self._batcher.max_rows
 
     def encoder_outputs(self) -> list[str]:
         """``enc1`` … ``encK`` in depth order."""
@@ -140,75 +124,10 @@ class Model:
         missing = [o for o in wanted if o not in self.output_names]
         if missing:
             raise ModelUnavailable(f"model file {self.path} has no output {missing[0]!r}")
-        request = _Request(batch, wanted)
-        with self._cv:
-            self._queue.append(request)
-            while not request.done:
-                if self._busy:
-                    self._cv.wait()
-                    continue
-                self._lead()
-        if request.error is not None:
-            raise request.error
-        return request.result  # type: ignore[return-value]
+        return self._batcher.submit(batch, wanted)
 
-    def _lead(self) -> None:
-        """Run everything queued (up to max_batch rows) as one batch; called holding the lock."""
-        self._busy = True
-        group = self._take()
-        self._cv.release()
-        try:
-            self._run_group(group)
-        finally:
-            self._cv.acquire()
-            self._busy = False
-            self._cv.notify_all()
-
-    def _take(self) -> list[_Request]:
-        group = [self._queue.pop(0)]
-        rows = len(group[0].batch)
-        while self._queue and rows + len(self._queue[0].batch) <= self.max_batch:
-            rows += len(self._queue[0].batch)
-            group.append(self._queue.pop(0))
-        return group
-
-    def _run_group(self, group: list[_Request]) -> None:
-        try:
-            names = sorted({o for r in group for o in r.outputs}, key=self.output_names.index)
-            stacked = group[0].batch if len(group) == 1 else np.concatenate([r.batch for r in group])
-            values = dict(zip(names, self.session.run(names, {self.input_name: stacked})))
-            self.stats.runs += 1
-            self.stats.rows += len(stacked)
-            self.stats.largest = max(self.stats.largest, len(stacked))
-            start = 0
-            for r in group:
-                stop = start + len(r.batch)
-                r.result = {o: values[o][start:stop] for o in r.outputs}
-                start = stop
-        except Exception as exc:
-            for r in group:
-                r.error = exc
-        finally:
-            for r in group:
-                r.done = True
-
-    @contextmanager
-    def hold(self) -> Iterator[None]:
-        """Keep the model busy so requests queue up; on exit they run in batches (tests, benchmarks)."""
-        with self._cv:
-            while self._busy:
-                self._cv.wait()
-            self._busy = True
-        try:
-            yield
-        finally:
-            with self._cv:
-                self._busy = False
-                self._cv.notify_all()
-
-    def pending(self) -> int:
-        with self._cv:
-            return len(self._queue)
+    def _run(self, stacked: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+        return dict(zip(names, self.session.run(names, {self.input_name: stacked})))
 
 
 def _stat(path: Path) -> tuple[int, int] | None:

@@ -18,9 +18,10 @@ from PIL import Image
 
 from .modelcard import InputSpec
 
-__all__ = ["Geometry", "prepare", "to_unit", "resize_float"]
+__all__ = ["Geometry", "prepare", "to_unit", "resize_float", "finite_float32"]
 
 PERCENTILES = (0.5, 99.5)
+PERCENTILE_SAMPLES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,24 @@ class Geometry:
     frame_hw: tuple[int, int]
 
 
+def finite_float32(pixels: np.ndarray) -> np.ndarray:
+    """float32 view of the grey values with NaN and infinities (float frames only) set to 0."""
+    if np.issubdtype(pixels.dtype, np.integer):
+        return pixels.astype(np.float32)
+    return np.nan_to_num(pixels.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
+
+
 def resize_float(values: np.ndarray, height: int, width: int, box: tuple | None = None) -> np.ndarray:
     """Bilinear resize of a float image; downscaling is antialiased (Pillow widens the filter)."""
     image = Image.fromarray(np.ascontiguousarray(values, dtype=np.float32), mode="F")
     return np.asarray(image.resize((width, height), Image.BILINEAR, box=box), dtype=np.float32)
+
+
+def _sample(values: np.ndarray) -> np.ndarray:
+    """At most ~2**16 evenly strided values: percentiles of a large image need no more."""
+    flat = values.ravel()
+    step = max(1, flat.size // PERCENTILE_SAMPLES)
+    return flat[::step]
 
 
 def to_unit(values: np.ndarray, mode: str, dtype: np.dtype | str | None = None) -> np.ndarray:
@@ -48,7 +63,7 @@ def to_unit(values: np.ndarray, mode: str, dtype: np.dtype | str | None = None) 
     elif mode == "minmax":
         lo, hi = float(values.min()), float(values.max())
     else:  # "percentile", and "dtype" for float data whose range is unknown
-        lo, hi = (float(v) for v in np.percentile(values, PERCENTILES))
+        lo, hi = (float(v) for v in np.percentile(_sample(values), PERCENTILES))
         if hi <= lo:
             lo, hi = float(values.min()), float(values.max())
     if hi <= lo:
@@ -76,7 +91,7 @@ def prepare(pixels: np.ndarray, spec: InputSpec, dtype: np.dtype | str | None = 
     if pixels.ndim != 2 or min(pixels.shape) < 1:
         raise ValueError(f"expected a 2-D grey image, got shape {pixels.shape}")
     dtype = dtype if dtype is not None else pixels.dtype
-    values = np.nan_to_num(pixels.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
+    values = finite_float32(pixels)
     src, dst = _fit(*values.shape, spec)
     top, left, h, w = src
     content = resize_float(values, int(dst[2]), int(dst[3]), box=(left, top, left + w, top + h))

@@ -41,7 +41,7 @@ class PreviewOptions(BaseModel):
     lens_depths: list[int] | None = Field(None, description="Encoder depths shown (1 = enc1); default: all.")
     lens_channels: int = Field(4, ge=1, le=32, description="Most active channels shown per depth.")
     cam_alpha: float = Field(0.6, gt=0, le=1, description="Opacity of the class-evidence colours at the hottest place.")
-    png_compress_level: int = Field(3, ge=0, le=9, description="zlib level: 3 is fast and within ~10% of the smallest.")
+    png_compress_level: int = Field(1, ge=0, le=9, description="zlib level: 1 is fastest and within ~15% of the smallest on SEM noise.")
 
 
 def create(ctx: PluginContext) -> "PreviewAnalyzer":

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from nanoaid_daemon.preprocess import Geometry, resize_float, to_unit
+from nanoaid_daemon.preprocess import Geometry, finite_float32, resize_float, to_unit
 
 __all__ = ["COLORMAP", "colorize", "fit_size", "thumbnail", "cam_to_frame", "overlay", "montage", "encode_png"]
 
@@ -43,7 +43,7 @@ def fit_size(height: int, width: int, max_side: int) -> tuple[int, int]:
 
 def thumbnail(pixels: np.ndarray, max_side: int) -> np.ndarray:
     """Grey uint8 thumbnail, contrast from the robust percentiles."""
-    values = np.nan_to_num(pixels.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
+    values = finite_float32(pixels)
     h, w = fit_size(*values.shape, max_side)
     small = values if (h, w) == values.shape else resize_float(values, h, w)
     return np.rint(to_unit(small, "percentile") * 255).astype(np.uint8)
@@ -72,9 +72,9 @@ def cam_to_frame(cam: np.ndarray, geometry: Geometry, out_hw: tuple[int, int]) -
 
 def overlay(grey: np.ndarray, heat: np.ndarray, alpha: float) -> np.ndarray:
     """Grey image with the heat map laid over it; cold places stay grey, hot ones take the colour."""
-    weight = (alpha * heat)[..., None]
-    base = np.repeat(grey[..., None], 3, axis=2).astype(np.float32)
-    return np.rint(base * (1 - weight) + colorize(heat).astype(np.float32) * weight).astype(np.uint8)
+    weight = np.rint(np.clip(alpha * heat, 0.0, 1.0) * 256).astype(np.uint16)[..., None]  # 8-bit fixed point
+    blended = grey[..., None].astype(np.uint16) * (256 - weight) + colorize(heat).astype(np.uint16) * weight
+    return ((blended + 128) >> 8).astype(np.uint8)
 
 
 def _tile(values: np.ndarray, height: int, width: int, grey: bool = False) -> np.ndarray:
@@ -117,7 +117,7 @@ def montage(model_input: np.ndarray, depths: Sequence[Sequence[np.ndarray]], max
     return canvas
 
 
-def encode_png(image: np.ndarray, compress_level: int = 3) -> bytes:
+def encode_png(image: np.ndarray, compress_level: int = 1) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
