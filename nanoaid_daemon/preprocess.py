@@ -11,6 +11,7 @@ on the input (class activation maps) can be drawn back onto the frame.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,8 @@ __all__ = ["Geometry", "prepare", "to_unit", "resize_float", "finite_float32"]
 
 PERCENTILES = (0.5, 99.5)
 PERCENTILE_SAMPLES = 1 << 16
+LARGE_PIXELS = 1 << 26  # 64 Mpx; above this the float copy is block-averaged first
+STRIP_PIXELS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,37 @@ class Geometry:
     frame_hw: tuple[int, int]
 
 
+def _finite(values: np.ndarray) -> np.ndarray:
+    if np.issubdtype(values.dtype, np.integer):
+        return values.astype(np.float32)
+    return np.nan_to_num(values.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _block_mean_rows(rows: np.ndarray, factor: int) -> np.ndarray:
+    h, w = (rows.shape[0] // factor) * factor, (rows.shape[1] // factor) * factor
+    cols = rows[:h, 0:w:factor].copy()
+    for j in range(1, factor):
+        cols += rows[:h, j:w:factor]
+    out = cols[0::factor].copy()
+    for i in range(1, factor):
+        out += cols[i::factor]
+    return out * np.float32(1.0 / factor ** 2)
+
+
 def finite_float32(pixels: np.ndarray) -> np.ndarray:
-    """float32 view of the grey values with NaN and infinities (float frames only) set to 0."""
-    if np.issubdtype(pixels.dtype, np.integer):
-        return pixels.astype(np.float32)
-    return np.nan_to_num(pixels.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
+    """float32 grey values with NaN and infinities (float frames only) set to 0.
+
+    Frames above ``LARGE_PIXELS`` (stitched maps) are first averaged over f×f blocks, a strip of
+    rows at a time, so a float copy of a gigapixel frame is never made; every consumer of this
+    copy shrinks it far more anyway (model inputs, 512-pixel previews).
+    """
+    factor = math.ceil(math.sqrt(pixels.size / LARGE_PIXELS)) if pixels.size > LARGE_PIXELS else 1
+    factor = min(factor, *pixels.shape)
+    if factor == 1:
+        return _finite(pixels)
+    step = max(factor, (STRIP_PIXELS // pixels.shape[1]) // factor * factor)
+    strips = [_block_mean_rows(_finite(pixels[r:r + step]), factor) for r in range(0, pixels.shape[0], step)]
+    return np.concatenate([s for s in strips if s.size], axis=0)
 
 
 def resize_float(values: np.ndarray, height: int, width: int, box: tuple | None = None) -> np.ndarray:
@@ -101,5 +130,7 @@ def prepare(pixels: np.ndarray, spec: InputSpec, dtype: np.dtype | str | None = 
     mean = np.asarray(spec.mean, dtype=np.float32).reshape(-1, 1, 1)
     std = np.asarray(spec.std, dtype=np.float32).reshape(-1, 1, 1)
     tensor = (np.broadcast_to(canvas, (spec.channels, spec.height, spec.width)) - mean) / std
-    geometry = Geometry(tuple(map(float, src)), tuple(map(float, dst)), (spec.height, spec.width), values.shape)
+    fy, fx = pixels.shape[0] / values.shape[0], pixels.shape[1] / values.shape[1]  # 1 unless block-averaged
+    src_frame = (src[0] * fy, src[1] * fx, src[2] * fy, src[3] * fx)
+    geometry = Geometry(tuple(map(float, src_frame)), tuple(map(float, dst)), (spec.height, spec.width), pixels.shape)
     return np.ascontiguousarray(tensor, dtype=np.float32), geometry

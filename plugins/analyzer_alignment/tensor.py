@@ -28,6 +28,7 @@ import numpy as np
 
 __all__ = ["GRADIENT_KERNEL", "Orientation", "gradients", "local_tensor", "tensor_orientation", "measure"]
 
+STRIP_PIXELS = 1 << 22  # rows per strip: about four million pixels
 GRADIENT_KERNEL = "scharr3x3: derivative [-1,0,1]/2 across, smoothing [3,10,3]/16 along, mirrored borders"
 
 
@@ -43,14 +44,18 @@ class Orientation:
     has_structure: bool
 
 
-def gradients(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(∂I/∂x, ∂I/∂y) with x along columns, y down the rows, by the separable Scharr kernel."""
-    p = np.pad(image, 1, mode="reflect" if min(image.shape) > 1 else "edge")
+def _scharr(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients of the interior of an already padded image (one extra row/column each side)."""
     dx = p[:, 2:] - p[:, :-2]
     gx = (3 * dx[:-2] + 10 * dx[1:-1] + 3 * dx[2:]) * np.float32(1 / 32)
     dy = p[2:] - p[:-2]
     gy = (3 * dy[:, :-2] + 10 * dy[:, 1:-1] + 3 * dy[:, 2:]) * np.float32(1 / 32)
     return gx, gy
+
+
+def gradients(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(∂I/∂x, ∂I/∂y) with x along columns, y down the rows, by the separable Scharr kernel."""
+    return _scharr(np.pad(image, 1, mode="reflect" if min(image.shape) > 1 else "edge"))
 
 
 def _gaussian(sigma: float) -> np.ndarray:
@@ -95,16 +100,24 @@ def _block_mean(a: np.ndarray, block: int) -> np.ndarray:
     return out * np.float32(1.0 / block ** 2)
 
 
+def _window(sigma: float, height: int, width: int) -> tuple[int, float]:
+    """(block size b, Gaussian σ on the block grid) so that the whole window has variance σ²."""
+    block = max(1, int(math.floor(sigma)))
+    if block == 1 or min(height, width) < 2 * block:
+        return 1, sigma
+    return block, math.sqrt(max(sigma ** 2 - (block ** 2 - 1) / 12.0, 1e-6)) / block
+
+
+def _smooth(grid: np.ndarray, sigma_grid: float) -> np.ndarray:
+    kernel = _gaussian(sigma_grid)
+    return _correlate(_correlate(grid, kernel, 2), kernel, 1)
+
+
 def local_tensor(products: np.ndarray, sigma: float) -> tuple[np.ndarray, int]:
     """Gaussian-windowed tensors [3, h, w] from per-pixel products [3, H, W], and the block size b."""
-    block = max(1, int(math.floor(sigma)))
-    if block > 1 and min(products.shape[1:]) >= 2 * block:
-        products = _block_mean(products, block)
-        sigma = math.sqrt(max(sigma ** 2 - (block ** 2 - 1) / 12.0, 1e-6)) / block
-    else:
-        block = 1
-    kernel = _gaussian(sigma)
-    return _correlate(_correlate(products, kernel, 2), kernel, 1), block
+    block, sigma_grid = _window(sigma, *products.shape[1:])
+    grid = _block_mean(products, block) if block > 1 else products
+    return _smooth(grid, sigma_grid), block
 
 
 def tensor_orientation(jxx, jxy, jyy):
@@ -115,6 +128,31 @@ def tensor_orientation(jxx, jxy, jyy):
 
 def _wrap180(deg):
     return (np.asarray(deg) + 90.0) % 180.0 - 90.0
+
+
+def _strip_products(pixels: np.ndarray, r0: int, r1: int, low: float, scale: float) -> np.ndarray:
+    """Per-pixel tensor products [3, r1-r0, W] of rows r0..r1, using the real neighbouring rows."""
+    height = pixels.shape[0]
+    lo, hi = max(0, r0 - 1), min(height, r1 + 1)
+    rows = (pixels[lo:hi].astype(np.float32) - np.float32(low)) * np.float32(scale)
+    padded = np.pad(rows, ((1 if r0 == 0 else 0, 1 if r1 == height else 0), (1, 1)), mode="reflect")
+    gx, gy = _scharr(padded)
+    return np.stack([gx * gx, gx * gy, gy * gy])
+
+
+def _tensor_fields(pixels: np.ndarray, sigma: float, low: float, scale: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """(image-wide tensor sums, local tensors on the block grid, block size), a strip of rows at a
+    time so a large frame never needs more than the block grid plus one strip in memory."""
+    height, width = pixels.shape
+    block, sigma_grid = _window(sigma, height, width)
+    step = max(block, (STRIP_PIXELS // width) // block * block)
+    sums, grids = np.zeros(3), []
+    for r0 in range(0, height, step):
+        products = _strip_products(pixels, r0, min(height, r0 + step), low, scale)
+        sums += products.sum(axis=(1, 2), dtype=np.float64)
+        if products.shape[1] >= block:
+            grids.append(_block_mean(products, block) if block > 1 else products)
+    return sums, _smooth(np.concatenate(grids, axis=1), sigma_grid), block
 
 
 def measure(pixels: np.ndarray, sigma: float = 2.0, bin_width_deg: float = 5.0,
@@ -131,17 +169,12 @@ def measure(pixels: np.ndarray, sigma: float = 2.0, bin_width_deg: float = 5.0,
     if high <= low:
         return flat
     # Scaled to [0, 1] so squared gradients of any dtype stay well inside float32.
-    image = (pixels.astype(np.float32) - np.float32(low)) * np.float32(1.0 / (high - low))
-    gx, gy = gradients(image)
-    products = np.stack([gx * gx, gx * gy, gy * gy])
-    del gx, gy
-    sxx, sxy, syy = (float(v) for v in products.sum(axis=(1, 2), dtype=np.float64))
+    (sxx, sxy, syy), local, block = _tensor_fields(pixels, sigma, low, 1.0 / (high - low))
     total = sxx + syy
     if total <= 0.0:
         return flat
     coherency = min(1.0, math.sqrt((syy - sxx) ** 2 + 4 * sxy ** 2) / total)
     dominant = float(tensor_orientation(sxx, sxy, syy))
-    local, block = local_tensor(products, sigma)
     theta = tensor_orientation(local[0], local[1], local[2]).ravel()
     energy = (local[0] + local[2]).ravel().astype(np.float64)
     energy_sum = energy.sum()
@@ -150,8 +183,8 @@ def measure(pixels: np.ndarray, sigma: float = 2.0, bin_width_deg: float = 5.0,
     return Orientation(
         coherency=coherency,
         orientation_deg=dominant,
-        aligned_fraction=float(min(1.0, aligned / energy_sum)),
-        counts=[float(c) for c in counts / energy_sum],
+        aligned_fraction=float(min(1.0, aligned / energy_sum)) if energy_sum > 0 else 0.0,
+        counts=[float(c) for c in counts / energy_sum] if energy_sum > 0 else [0.0] * bins,
         bin_width_deg=bin_width_deg,
         start_deg=-90.0,
         block_px=block,

@@ -10,6 +10,7 @@ from fields import grating, wire_field
 from nanoaid_daemon.errors import ConfigError
 from nanoaid_daemon.inference import CLASSIFIER_KEY
 from nanoaid_plugins.analyzer_alignment import MANIFEST
+from nanoaid_plugins.analyzer_alignment import tensor
 from nanoaid_plugins.analyzer_alignment.tensor import gradients, local_tensor, measure
 from nanoaid_plugins.analyzer_classify import MANIFEST as CLASSIFY
 
@@ -136,3 +137,15 @@ def test_without_the_classifier_the_tensor_measures_still_come(analyzer, tmp_pat
 def test_bin_width_that_does_not_divide_180_is_refused():
     with pytest.raises(ConfigError, match="divide 180"):
         make_plugin(MANIFEST, None, bin_width_deg=7.0)
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 3.5])
+def test_large_frames_measured_in_strips_give_the_whole_frame_result(monkeypatch, sigma):
+    field = wire_field((700, 300), theta_deg=20.0, spread_deg=15.0)
+    whole = measure(field, sigma=sigma)
+    monkeypatch.setattr(tensor, "STRIP_PIXELS", 300 * 10)  # 70 strips
+    strips = measure(field, sigma=sigma)
+    assert strips.coherency == pytest.approx(whole.coherency, abs=1e-9)
+    assert strips.orientation_deg == pytest.approx(whole.orientation_deg, abs=1e-6)
+    assert strips.aligned_fraction == pytest.approx(whole.aligned_fraction, abs=1e-6)
+    assert strips.counts == pytest.approx(whole.counts, abs=1e-6)

@@ -134,3 +134,12 @@ def test_card_whose_classes_do_not_fit_the_model_is_unavailable(tmp_path):
 def test_unknown_option_is_a_config_error_naming_the_plugin(runtime):
     with pytest.raises(ConfigError, match="plugins.options.classify"):
         make_plugin(MANIFEST, runtime, treshold=0.5)
+
+
+def test_plugins_made_without_a_runtime_share_one_for_their_models_folder(models_dir):
+    from nanoaid_plugins.analyzer_previews import MANIFEST as PREVIEWS
+
+    classifier = make_plugin(MANIFEST, None, models_dir)
+    previews = make_plugin(PREVIEWS, None, models_dir)
+    assert classifier.runtime is previews.runtime
+    assert classifier.runtime.models_dir == models_dir.resolve()

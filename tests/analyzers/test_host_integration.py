@@ -5,8 +5,10 @@ import json
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 
+from conftest import frame_context
 from nanoaid_daemon.config import load_settings
 from nanoaid_daemon.host import PluginHost
 from nanoaid_daemon.inference import Runtime
@@ -18,9 +20,10 @@ OURS = {"classify", "alignment", "previews"}
 ZEISS = "rosettasciio/test_tiff_Zeiss_SEM_1k.tif"  # 768×1024 with real image content
 
 
-def settings_for(models_dir: Path, **options):
+def settings_for(models_dir: Path, cpu_budget: int = 1, **options):
     return load_settings(overrides={
         "models": {"dir": str(models_dir), "providers": ["CPUExecutionProvider"]},
+        "pipeline": {"cpu_budget": cpu_budget},
         "plugins": {"options": options},
     })
 
@@ -91,3 +94,27 @@ def test_host_still_loads_every_analyzer_when_a_model_is_missing(models_dir, tmp
     with Runtime.from_settings(settings) as runtime:
         host = PluginHost.load(settings, runtime=runtime)
     assert {p.manifest.name for p in host.analyzers} >= OURS and not OURS & set(host.disabled)
+
+
+def test_sections_do_not_depend_on_the_cpu_budget(models_dir, real_sem, tmp_path):
+    one, _ = run_analyzers(settings_for(models_dir, cpu_budget=1), real_sem / ZEISS, tmp_path / "a")
+    two, _ = run_analyzers(settings_for(models_dir, cpu_budget=2), real_sem / ZEISS, tmp_path / "b")
+    assert one["classification"].model_dump() == two["classification"].model_dump()
+    assert one["alignment"].model_dump() == two["alignment"].model_dump()
+
+
+@pytest.mark.parametrize("pixels", [
+    np.zeros((1, 1), np.uint8),
+    np.arange(14, dtype=np.uint16).reshape(2, 7),
+    np.full((40, 30), np.nan, np.float32),
+    np.where(np.eye(50, dtype=bool), np.inf, 1.0).astype(np.float32),
+], ids=["1x1", "2x7", "all-nan", "inf-diagonal"])
+def test_degenerate_frames_still_get_valid_sections(models_dir, tmp_path, pixels):
+    settings = settings_for(models_dir)
+    with Runtime.from_settings(settings) as runtime:
+        host = PluginHost.load(settings, runtime=runtime)
+        ctx = frame_context(pixels, tmp_path)
+        sections = {p.manifest.section: p.obj.analyze(ctx) for p in host.analyzers if p.manifest.name in OURS}
+    assert sections["classification"].label in sections["classification"].scores
+    assert 0.0 <= sections["alignment"].coherency <= 1.0
+    assert [p.kind for p in sections["previews"]] == ["thumbnail", "cam", "ai_lens"]

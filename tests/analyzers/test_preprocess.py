@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nanoaid_daemon import preprocess
 from nanoaid_daemon.modelcard import InputSpec
 from nanoaid_daemon.preprocess import prepare, to_unit
 
@@ -68,3 +69,16 @@ def test_flat_and_non_finite_frames_give_zeros_not_nan():
 def test_a_3d_array_is_refused_with_a_clear_error():
     with pytest.raises(ValueError, match="2-D"):
         prepare(np.zeros((4, 4, 3), np.uint8), spec())
+
+
+def test_huge_frames_are_block_averaged_in_strips_with_nearly_the_same_input(monkeypatch):
+    r, c = np.mgrid[0:600, 0:800]
+    frame = (30000 + 12000 * np.sin(r / 23.0) + 12000 * np.cos((r + c) / 41.0)).astype(np.uint16)
+    direct, geo_direct = prepare(frame, spec(resize="center_crop"))
+    monkeypatch.setattr(preprocess, "LARGE_PIXELS", 60_000)  # 480,000 / 60,000 = 8: 3×3 blocks
+    monkeypatch.setattr(preprocess, "STRIP_PIXELS", 800 * 20)
+    assert preprocess.finite_float32(frame).shape == (200, 266)
+    shrunk, geo_shrunk = prepare(frame, spec(resize="center_crop"))
+    assert geo_shrunk.frame_hw == (600, 800)
+    np.testing.assert_allclose(geo_shrunk.src, geo_direct.src, atol=3)
+    assert np.abs(shrunk - direct).mean() < 0.01
