@@ -73,11 +73,21 @@ class Batcher:
             self._cv.notify_all()
 
     def _take(self) -> list[_Request]:
-        group = [self._queue.pop(0)]
-        rows = len(group[0].batch)
-        while self._queue and rows + len(self._queue[0].batch) <= self.max_rows:
-            rows += len(self._queue[0].batch)
-            group.append(self._queue.pop(0))
+        """The oldest request plus later ones of the same row shape, up to max_rows rows in all.
+
+        A request of another shape (a malformed one) waits for its own run, so it can only fail
+        itself, never the batch it would have joined.
+        """
+        head = self._queue.pop(0)
+        group, rows, rest = [head], len(head.batch), []
+        for request in self._queue:
+            fits = request.batch.shape[1:] == head.batch.shape[1:] and rows + len(request.batch) <= self.max_rows
+            if fits:
+                group.append(request)
+                rows += len(request.batch)
+            else:
+                rest.append(request)
+        self._queue[:] = rest
         return group
 
     def _run_group(self, group: list[_Request]) -> None:
