@@ -82,6 +82,7 @@ class ModelSettings(_Section):
     providers: list[str] = Field(default_factory=lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     accept_threshold: float | None = Field(None, ge=0, le=1, description="Override the model card's 0.8.")
     review_threshold: float | None = Field(None, ge=0, le=1, description="Override the model card's 0.35.")
+    max_batch: int = Field(16, ge=1, le=256, description="Most frames one batched inference run takes when a backlog builds up.")
 
     def resolved_dir(self) -> Path:
         return self.dir or default_models_dir()
