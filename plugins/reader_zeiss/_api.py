@@ -64,8 +64,10 @@ class ZeissReader:
             return make_page(data, detect_databar(data), builder.build({}))
         height, width = data.shape
         instrument = zeiss_instrument(header, builder, width)
-        databar = _databar(header, height, width, builder)
-        return make_page(data, detect_databar(data) if databar is None else databar, instrument)
+        # SmartSEM burns the data zone into the stored frame unless the store is taller than the
+        # scan; the header does not say which, so an undeclared zone is found from the pixels.
+        databar = _databar(header, height, width, builder) or detect_databar(data)
+        return make_page(data, databar, instrument)
 
 
 def zeiss_instrument(header: CzSem, b: MetadataBuilder, width: int) -> Instrument:
