@@ -30,6 +30,7 @@ from .images import (
     pillow_array,
     read_head,
     read_pillow,
+    require_tiff,
 )
 from .pairs import SidecarImageReader
 from .pixels import analysis_dtype, apply_palette, to_grey
@@ -71,7 +72,7 @@ __all__ = [
     "check_dimensions", "check_decoded_size", "guard",
     "TIFF_MAGICS", "first_ifd_codes", "probe_has_tag", "open_tiff", "frame_pages", "tag_bytes", "tiff_page_pixels", "page_grey",
     "PNG_MAGIC", "JPEG_MAGIC", "BMP_MAGIC", "image_kind", "media_type_for", "pillow_array", "LoadedImage",
-    "load_image", "read_head", "read_pillow", "not_an_image_message",
+    "load_image", "read_head", "read_pillow", "not_an_image_message", "require_tiff",
     "to_grey", "apply_palette", "analysis_dtype",
     "decode_text", "read_sidecar", "parse_ini", "ini_get", "parse_dollar_lines", "parse_xml", "xml_get",
     "find_sibling", "peek_text",

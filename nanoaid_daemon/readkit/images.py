@@ -13,7 +13,7 @@ from .safety import check_dimensions, guard
 from .tiff import TIFF_MAGICS, frame_pages, open_tiff, page_grey
 
 __all__ = ["PNG_MAGIC", "JPEG_MAGIC", "BMP_MAGIC", "image_kind", "media_type_for", "pillow_array",
-           "LoadedImage", "load_image", "read_head", "read_pillow", "not_an_image_message"]
+           "LoadedImage", "load_image", "read_head", "read_pillow", "not_an_image_message", "require_tiff"]
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -55,6 +55,15 @@ def read_head(path: Path, size: int = 64) -> bytes:
     with guard(path):
         with open(path, "rb") as fh:
             return fh.read(size)
+
+
+def require_tiff(path: Path) -> None:
+    """Refuse, with a reason, anything that is not a TIFF before a TIFF-only reader opens it."""
+    head = read_head(path, 64)
+    if not head:
+        raise ReaderError("file is empty (0 bytes)", path=path, code="empty")
+    if image_kind(head) != "tiff":
+        raise ReaderError(not_an_image_message(path, head, expected="TIFF"), path=path, code="unsupported")
 
 
 def pillow_array(im) -> np.ndarray:
@@ -128,12 +137,15 @@ def read_pillow(path: Path) -> np.ndarray:
         raise ReaderError(f"not a readable image: {exc}", path=path, code="corrupt") from exc
 
 
-def not_an_image_message(path: Path, head: bytes) -> str:
+def not_an_image_message(path: Path, head: bytes, expected: str | None = None) -> str:
     """Why a file is no image, naming what it looks like instead (e.g. a text header saved as .tif)."""
     suffix = Path(path).suffix.lower()
-    expected = {"image/tiff": "TIFF", "image/png": "PNG", "image/jpeg": "JPEG", "image/bmp": "BMP"}.get(
+    expected = expected or {"image/tiff": "TIFF", "image/png": "PNG", "image/jpeg": "JPEG", "image/bmp": "BMP"}.get(
         _MEDIA_TYPES.get(suffix, ""), "TIFF, PNG, JPEG or BMP")
     sample = head[:16]
     printable = sample and all(32 <= b < 127 or b in (9, 10, 13) for b in sample)
     looks = f"it starts with text {sample.decode('ascii')!r}" if printable else f"its first bytes are {sample!r}"
+    kind = image_kind(head)
+    if kind:
+        return f"not a {expected} image: it is a {kind.upper()} file"
     return f"not a {expected} image ({looks}); a metadata or other file saved under an image name?"

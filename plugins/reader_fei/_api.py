@@ -19,6 +19,7 @@ from nanoaid_daemon.readkit import (
     parse_ini,
     parse_xml,
     probe_has_tag,
+    require_tiff,
     tag_bytes,
 )
 
@@ -45,6 +46,7 @@ class FeiReader:
         path = Path(path)
         warnings: list[str] = []
         pages = []
+        require_tiff(path)
         with guard(path, "FEI TIFF"), open_tiff(path) as tif:
             for index, page in frame_pages(tif, path):
                 header = self._header(tif, page, path, warnings)

@@ -21,6 +21,7 @@ from nanoaid_daemon.readkit import (
     page_grey,
     parse_number,
     probe_has_tag,
+    require_tiff,
     tag_bytes,
 )
 
@@ -47,6 +48,7 @@ class ZeissReader:
     def read(self, path: Path) -> ReadResult:
         path = Path(path)
         warnings: list[str] = []
+        require_tiff(path)
         with guard(path, "Zeiss TIFF"), open_tiff(path) as tif:
             pages = [self._page(tif, page, index, path, warnings) for index, page in frame_pages(tif, path)]
         if not pages:
