@@ -70,8 +70,10 @@ from .units import UnitError, convert, parse_magnification, parse_number, split_
 __all__ = [
     "MAX_PIXELS", "MAX_PAGES", "MAX_SIDECAR_BYTES", "MAX_HEADER_BYTES", "MAX_COMPRESSION_RATIO",
     "check_dimensions", "check_decoded_size", "guard",
-    "TIFF_MAGICS", "first_ifd_codes", "probe_has_tag", "open_tiff", "frame_pages", "tag_bytes", "tiff_page_pixels", "page_grey",
-    "PNG_MAGIC", "JPEG_MAGIC", "BMP_MAGIC", "image_kind", "media_type_for", "pillow_array", "LoadedImage",
+    "TIFF_MAGICS", "first_ifd_codes", "probe_has_tag", "open_tiff", "frame_pages", "tag_bytes",
+    "tiff_page_pixels", "page_grey",
+    "PNG_MAGIC", "JPEG_MAGIC", "BMP_MAGIC", "image_kind", "media_type_for", "pillow_array",
+    "LoadedImage",
     "load_image", "read_head", "read_pillow", "not_an_image_message", "require_tiff",
     "to_grey", "apply_palette", "analysis_dtype",
     "decode_text", "read_sidecar", "parse_ini", "ini_get", "parse_dollar_lines", "parse_xml", "xml_get",

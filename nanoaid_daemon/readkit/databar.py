@@ -19,12 +19,23 @@ _MIN_DOMINANT = 0.5  # ... and is mostly background
 _MAX_GAP = 2  # rows of a logo or picture inside the bar that do not look like text
 
 
-def _row_stats(row: np.ndarray) -> tuple[bool, float, int]:
-    """(bar-like, dominant value, number of distinct values) of one row."""
-    values, counts = np.unique(row, return_counts=True)
-    top = int(counts.argmax())
-    bar_like = len(values) <= _MAX_DISTINCT and counts[top] >= _MIN_DOMINANT * row.size
-    return bar_like, float(values[top]), len(values)
+def _row_stats(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: (bar-like, dominant value, number of distinct values), computed for all rows at once."""
+    count, width = rows.shape
+    if rows.dtype == np.uint8:  # one 2-D histogram instead of a sort per row
+        hist = np.bincount((rows + (np.arange(count, dtype=np.int64) * 256)[:, None]).ravel(),
+                           minlength=count * 256).reshape(count, 256)
+        distinct, mode, top = (hist > 0).sum(1), hist.argmax(1).astype(np.float64), hist.max(1)
+    else:
+        ordered = np.sort(rows, axis=1)
+        change = ordered[:, 1:] != ordered[:, :-1]
+        distinct = change.sum(1) + 1
+        mode, top = np.zeros(count), np.zeros(count, dtype=np.int64)
+        for i in np.flatnonzero(distinct <= _MAX_DISTINCT):  # only candidate rows need the exact mode
+            values, counts = np.unique(rows[i], return_counts=True)
+            mode[i], top[i] = values[counts.argmax()], counts.max()
+    bar_like = (distinct <= _MAX_DISTINCT) & (top >= _MIN_DOMINANT * width)
+    return bar_like, mode, distinct
 
 
 def detect_databar(pixels: np.ndarray, *, max_fraction: float = 0.4, min_rows: int = 8) -> int:
@@ -39,23 +50,27 @@ def detect_databar(pixels: np.ndarray, *, max_fraction: float = 0.4, min_rows: i
         return 0
     limit = int(height * max_fraction)
     band, gap, text_rows, modes = 0, 0, 0, []
-    for offset in range(limit + 1):
-        bar_like, mode, distinct = _row_stats(pixels[height - 1 - offset])
-        if bar_like:
-            band, gap = offset + 1, 0
-            text_rows += distinct > 1
-            modes.append(mode)
-        else:
-            gap += 1
-            if gap > _MAX_GAP:
-                break
+    for start in range(0, limit + 1, 64):  # bottom-up, a chunk of rows at a time
+        stop = min(start + 64, limit + 1)
+        bar_like, mode, distinct = _row_stats(pixels[height - stop: height - start][::-1])
+        for i in range(stop - start):
+            if bar_like[i]:
+                band, gap = start + i + 1, 0
+                text_rows += int(distinct[i] > 1)
+                modes.append(float(mode[i]))
+            else:
+                gap += 1
+                if gap > _MAX_GAP:
+                    break
+        if gap > _MAX_GAP:
+            break
     if band < min_rows or band >= limit:
         return 0
     background_share = max(modes.count(m) for m in set(modes)) / len(modes)
     if text_rows < max(2, band // 10) or background_share < 0.6:
         return 0
     above = pixels[max(height - band - 8, 0): height - band]
-    if sum(_row_stats(row)[0] for row in above) > 2:
+    if int(_row_stats(above)[0].sum()) > 2:
         return 0
     return band
 

@@ -27,6 +27,7 @@ _MEDIA_TYPES = {
     ".jpeg": "image/jpeg",
     ".bmp": "image/bmp",
 }
+_BMP_HEADERS = (12, 40, 52, 56, 64, 108, 124)  # sizes of the DIB header variants
 _KIND_MEDIA = {"tiff": "image/tiff", "png": "image/png", "jpeg": "image/jpeg", "bmp": "image/bmp"}
 
 
@@ -38,7 +39,7 @@ def image_kind(head: bytes) -> str | None:
         return "png"
     if head.startswith(JPEG_MAGIC):
         return "jpeg"
-    if head.startswith(BMP_MAGIC) and len(head) >= 18 and int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 64, 108, 124):
+    if head.startswith(BMP_MAGIC) and len(head) >= 18 and int.from_bytes(head[14:18], "little") in _BMP_HEADERS:
         return "bmp"
     return None
 

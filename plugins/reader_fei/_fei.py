@@ -83,6 +83,7 @@ def _beam(h: FeiHeader, b: MetadataBuilder) -> None:
     q("beam_energy", i("Beam", "HV"), "V", "[Beam] HV")
     q("beam_current", x("Optics/BeamCurrent"), "A", "XML BeamCurrent")
     q("beam_current", i(beam, "BeamCurrent"), "A", f"[{beam}] BeamCurrent")
+    q("beam_current", i("Beam", "BeamCurrent"), "A", "[Beam] BeamCurrent")
     q("emission_current", x("Optics/EmissionCurrent"), "A", "XML EmissionCurrent")
     q("emission_current", i(beam, "EmissionCurrent"), "A", f"[{beam}] EmissionCurrent")
     q("working_distance", x("Optics/WorkingDistance"), "m", "XML WorkingDistance")

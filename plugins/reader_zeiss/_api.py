@@ -32,6 +32,9 @@ __all__ = ["create", "ZeissReader", "zeiss_instrument", "CZ_SEM_TAG"]
 CZ_SEM_TAG = 34118
 VENDOR = "Zeiss"
 _DATE_FORMATS = ("%d %b %Y", "%d.%m.%Y", "%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y")
+#: Unnamed leading values: 3 pixel size (m, 1024-px reference), 4 magnification, 6 EHT (V),
+#: 8 probe current (A), 9 working distance (m).
+_UNNAMED = ((4, "magnification", ""), (6, "beam_energy", "V"), (8, "beam_current", "A"), (9, "working_distance", "m"))
 _STORE = re.compile(r"\s*(\d+)\s*[*x×]\s*(\d+)\s*")
 
 
@@ -88,6 +91,8 @@ def zeiss_instrument(header: CzSem, b: MetadataBuilder, width: int) -> Instrumen
     b.quantity("beam_current", v("AP_IPROBE"), "", "AP_IPROBE (I Probe)")
     b.quantity("working_distance", v("AP_WD"), "", "AP_WD")
     b.quantity("magnification", v("AP_MAG"), "", "AP_MAG")
+    for index, field, unit in _UNNAMED:  # the same values in SI units, for headers that lack the names
+        b.quantity(field, header.number(index), unit, f"unnamed header value {index}")
     _pixel_size(header, b, width)
     if not b.has("pixel_size.x"):
         b.quantity("horizontal_field_width", v("AP_WIDTH"), "", "AP_WIDTH")

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 __all__ = ["CzSem", "parse_cz_sem"]
 
 _KEY = re.compile(r"[A-Z][A-Z0-9_]*")
-_LINES = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
@@ -44,32 +43,33 @@ class CzSem:
 
 
 def _split_display(line: str) -> tuple[str, str]:
-    sep = "=" if "=" in line else ":"
-    label, _, value = line.partition(sep)
+    label, sep, value = line.partition("=")
+    if not sep:
+        label, _, value = line.partition(":")
     return label.strip(), value.strip()
 
 
 def parse_cz_sem(text: str) -> CzSem:
     """Parse the tag text; never raises — unknown lines are skipped."""
     header = CzSem()
+    entries, numbers, is_key = header.entries, header.numbers, _KEY.fullmatch
     seen: dict[str, int] = {}
     pending: str | None = None
-    for raw_line in _LINES.split(text.replace("\x00", "")):
-        line = raw_line.strip()
+    for line in text.replace("\x00", "").splitlines():
+        line = line.strip()
         if not line:
             continue
-        if _KEY.fullmatch(line):
+        if is_key(line):
             if pending is not None:
-                header.entries[pending] = ("", "")
-            pending = _unique_key(header.entries, line, seen)
-            continue
-        if pending is not None:
-            header.entries[pending] = _split_display(line)
+                entries[pending] = ("", "")
+            pending = _unique_key(entries, line, seen)
+        elif pending is not None:
+            entries[pending] = _split_display(line)
             pending = None
-        elif not header.entries:
-            header.numbers.append(line)
+        elif not entries:
+            numbers.append(line)
     if pending is not None:
-        header.entries[pending] = ("", "")
+        entries[pending] = ("", "")
     return header
 
 

@@ -26,8 +26,9 @@ def sidecar_pairs(real_sem, tmp_path):
 
 
 def test_inspect_names_the_reader_of_every_vendor(capsys, real_sem, zeiss_multipage, sidecar_pairs):
-    files = [real_sem / "nexuslims/quanta_image.tif", zeiss_multipage, real_sem / "nexuslims/tescan-pfib_dataZeroed.tif",
-             *sidecar_pairs, real_sem / "rosettasciio/test_loading_image_saved_with_imageJ.tif"]
+    files = [real_sem / "nexuslims/quanta_image.tif", zeiss_multipage,
+             real_sem / "nexuslims/tescan-pfib_dataZeroed.tif", *sidecar_pairs,
+             real_sem / "rosettasciio/test_loading_image_saved_with_imageJ.tif"]
     code, docs = inspect_json(capsys, *files)
     assert code == 0
     assert [d["reader"] for d in docs] == ["fei", "zeiss", "tescan", "jeol", "hitachi", "generic"]

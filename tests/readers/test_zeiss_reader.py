@@ -103,3 +103,13 @@ def test_palette_zeiss_pixels_are_grey_values(host, real_sem):
         indices = tif.pages[0].asarray()
     assert page.pixels.dtype == np.uint8
     assert np.array_equal(page.pixels, indices[: 768 - page.databar_rows])  # the palette is a grey ramp
+
+
+def test_unnamed_si_values_fill_in_when_named_parameters_are_missing(host, tmp_path):
+    numbers = ["0", "0", "0", "2.0e-008", "2.5e+004", "6", "3.0e+003", "2.3", "5.0e-010", "4.2e-003"]
+    path = write_zeiss(tmp_path / "z.tif", zeiss_text({"AP_MAG": "Mag = 25.00 K X"}, numbers))
+    inst = host.read(path).primary.instrument
+    assert inst.magnification == 25_000  # the named value wins where it exists
+    assert inst.beam_energy.value == pytest.approx(3.0)
+    assert inst.beam_current.value == pytest.approx(0.5)
+    assert inst.working_distance.value == pytest.approx(4.2)
