@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ReaderError
 from .pixels import analysis_dtype, apply_palette, to_grey
-from .safety import MAX_HEADER_BYTES, MAX_PAGES, check_decoded_size, check_dimensions
+from .safety import MAX_HEADER_BYTES, MAX_PAGES, MAX_PIXELS, check_decoded_size, check_dimensions
 
 __all__ = ["TIFF_MAGICS", "open_tiff", "frame_pages", "tag_bytes", "tiff_page_pixels", "page_grey",
            "first_ifd_codes", "probe_has_tag"]
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _PALETTE, _MINISWHITE = 3, 0
 _NO_COMPRESSION = 1
+_PILLOW_DECODES = {5, 6, 7, 32773}  # LZW, old JPEG, JPEG, PackBits: Pillow's libtiff handles these
 
 
 def first_ifd_codes(head: bytes) -> frozenset[int]:
@@ -64,6 +65,7 @@ def open_tiff(path: Path):
 
 def frame_pages(tif, path: Path) -> Iterator[tuple[int, object]]:
     """(index, page) of every full-resolution image; reduced-size previews are skipped."""
+    total = 0
     try:
         pages = iter(tif.pages)
         for index, page in enumerate(pages):
@@ -72,6 +74,10 @@ def frame_pages(tif, path: Path) -> Iterator[tuple[int, object]]:
                 return
             if index > 0 and _is_preview(page):
                 continue
+            total += int(page.imagewidth) * int(page.imagelength)
+            if total > MAX_PIXELS:
+                raise ReaderError(f"the pages hold more than {MAX_PIXELS:,} pixels together; refusing to decode "
+                                  "them all", path=path, code="too_large")
             yield index, page
     except ReaderError:
         raise
@@ -81,8 +87,12 @@ def frame_pages(tif, path: Path) -> Iterator[tuple[int, object]]:
 
 
 def _is_preview(page) -> bool:
-    subfile = page.tags.get(254)
-    return bool(subfile is not None and int(subfile.value) & 1)
+    """NewSubfileType bit 0: a reduced-resolution copy of another page (a thumbnail)."""
+    try:
+        subfile = page.tags.get(254)
+        return bool(subfile is not None and int(subfile.value) & 1)
+    except Exception:
+        return False
 
 
 def tag_bytes(tif, page, code: int, path: Path) -> bytes | None:
@@ -149,8 +159,7 @@ def tiff_page_pixels(page, path: Path, index: int = 0) -> np.ndarray:
     except Exception as exc:
         if "imagecodecs" not in str(exc):
             raise ReaderError(f"cannot decode TIFF image data: {exc}", path=path, code="corrupt") from exc
-        data = _pillow_page(path, index)
-        return data
+        return _pillow_page(path, index, int(page.compression))
     photometric = int(page.photometric)
     colormap = getattr(page, "colormap", None)
     if photometric == _PALETTE and colormap is not None and data.ndim == 2 and np.issubdtype(data.dtype, np.integer):
@@ -169,7 +178,7 @@ def page_grey(page, path: Path, index: int = 0) -> np.ndarray:
         raise ReaderError(f"unsupported TIFF image layout: {exc}", path=path, code="unsupported") from exc
 
 
-def _pillow_page(path: Path, index: int) -> np.ndarray:
+def _pillow_page(path: Path, index: int, compression: int) -> np.ndarray:
     """Decode a page whose compression tifffile cannot handle without the optional codec package."""
     from PIL import Image
 
@@ -185,7 +194,11 @@ def _pillow_page(path: Path, index: int) -> np.ndarray:
     except Image.DecompressionBombError as exc:
         raise ReaderError(f"refusing to decode: {exc}", path=path, code="too_large") from exc
     except Exception as exc:
-        raise ReaderError(f"cannot decode compressed TIFF image data: {exc}", path=path, code="corrupt") from exc
+        if compression in _PILLOW_DECODES:
+            raise ReaderError(f"cannot decode the compressed TIFF image data: {exc}", path=path,
+                              code="corrupt") from exc
+        raise ReaderError(f"TIFF compression {compression} cannot be decoded here ({exc}); installing the "
+                          "optional 'imagecodecs' package adds it", path=path, code="unsupported") from exc
 
 
 def probe_has_tag(probe, *codes: int) -> bool:

@@ -134,3 +134,27 @@ def test_corrupt_pixel_data_in_a_vendor_file_is_a_reader_error(host, tmp_path):
     with pytest.raises(ReaderError) as info:
         host.read(path)
     assert info.value.code == "corrupt"
+
+
+def test_corrupt_lzw_data_is_reported_as_corrupt(host, tmp_path):
+    path = tmp_path / "lzw.tif"
+    Image.fromarray(sem_image(64, 64)).save(path, compression="tiff_lzw")
+    data = bytearray(path.read_bytes())
+    with tifffile.TiffFile(path) as tif:
+        offset, count = tif.pages[0].dataoffsets[0], tif.pages[0].databytecounts[0]
+    data[offset:offset + count] = bytes(range(256)) * (count // 256) + bytes(count % 256)
+    path.write_bytes(bytes(data))
+    try:
+        host.read(path)
+    except ReaderError as exc:
+        assert exc.code == "corrupt"
+
+
+def test_too_many_pixels_across_pages_are_refused(host, tmp_path, monkeypatch):
+    import nanoaid_daemon.readkit.tiff as tiffkit
+
+    monkeypatch.setattr(tiffkit, "MAX_PIXELS", 3 * 64 * 64)
+    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((5, 64, 64), np.uint8), photometric="minisblack")
+    with pytest.raises(ReaderError) as info:
+        host.read(tmp_path / "stack.tif")
+    assert info.value.code == "too_large"
