@@ -74,7 +74,10 @@ def frame_pages(tif, path: Path) -> Iterator[tuple[int, object]]:
                 return
             if index > 0 and _is_preview(page):
                 continue
-            total += int(page.imagewidth) * int(page.imagelength)
+            pixels = int(page.imagewidth) * int(page.imagelength)
+            if pixels > MAX_PIXELS:  # one page alone too large: say which dimensions it declares
+                check_dimensions(int(page.imagewidth), int(page.imagelength), path)
+            total += pixels
             if total > MAX_PIXELS:
                 raise ReaderError(f"the pages hold more than {MAX_PIXELS:,} pixels together; refusing to decode "
                                   "them all", path=path, code="too_large")
