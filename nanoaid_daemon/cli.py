@@ -30,6 +30,9 @@ COMMANDS = (
     "config",
     "plugins",
     "schema",
+    "synth",
+    "train",
+    "models",
 )
 
 
