@@ -36,7 +36,7 @@ def _say(text: str) -> None:
 
 
 def _write_frames(watch: Path, count: int, seed: int, log: list[str]) -> list[Path]:
-    from ..synth import render, write_frame
+    from ..synth import encode_frame, render, write_frame
 
     paths = []
     for i in range(count):
@@ -47,10 +47,10 @@ def _write_frames(watch: Path, count: int, seed: int, log: list[str]) -> list[Pa
         dest.parent.mkdir(parents=True, exist_ok=True)
         if i % 2:  # like instrument software that saves under a temporary name, then renames
             part = dest.with_name(dest.name + ".part")
-            write_frame(frame, part, vendor=vendor)
+            part.write_bytes(encode_frame(frame, dest.suffix, vendor))
             os.replace(part, dest)
         else:
-            write_frame(frame, dest, vendor=vendor)
+            write_frame(frame, dest, vendor=vendor, atomic=False)
         paths.append(dest)
         log.append(f"saved    {dest.relative_to(watch)}  ({cls}, {vendor} metadata)")
         time.sleep(0.05)
@@ -128,8 +128,15 @@ def _endpoint(state: Path) -> str:
 
 def _stream(daemon: Daemon, watch: Path, args, lines: list[str]) -> int:
     log: list[str] = []
-    writer = threading.Thread(target=lambda: _write_extras(watch, _write_frames(watch, args.frames, args.seed, log),
-                                                           log), name="demo-writer", daemon=True)
+    failed: list[BaseException] = []
+
+    def write_all() -> None:
+        try:
+            _write_extras(watch, _write_frames(watch, args.frames, args.seed, log), log)
+        except BaseException as exc:  # reported below; the demo must not wait for frames never saved
+            failed.append(exc)
+
+    writer = threading.Thread(target=write_all, name="demo-writer", daemon=True)
     writer.start()
     expected = args.frames + 1  # every generated frame plus the corrupt one
     shown = 0
@@ -141,6 +148,8 @@ def _stream(daemon: Daemon, watch: Path, args, lines: list[str]) -> int:
             _say("  " + lines[shown])
             shown += 1
         done = sum(1 for line in lines if "frame.processed" in line or "frame.rejected" in line)
+        if failed:
+            raise RuntimeError(f"generating demo frames failed: {failed[0]}") from failed[0]
         if done >= expected and not writer.is_alive() and daemon.idle():
             break
         time.sleep(0.05)
@@ -165,7 +174,7 @@ def _summary(daemon: Daemon, watch: Path, state: Path, elapsed: float, shown: in
     _say(f"  frames processed : {len(processed)} (sidecars: {len(list(watch.rglob('*.nanoaid.json')))})")
     _say(f"  rejected         : {len(rejected)}" + "".join(f"\n      {Path(r.path).name}: {r.reason}" for r in rejected))
     _say(f"  duplicates       : {counts['duplicate']}")
-    _say(f"  events journaled : {journal.last_seq()} (gap-free), received by the subscriber: {shown}")
+    _say(f"  events journaled : {journal.last_seq()} (gap-free); frame events the subscriber received: {shown}")
     decisions = [e.summary.decision for e in processed if e.summary and e.summary.decision]
     if decisions:
         _say("  decisions        : " + ", ".join(f"{d} {decisions.count(d)}" for d in sorted(set(decisions))))
