@@ -117,7 +117,7 @@ def _progress(say, what: str, every: int = 200):
     return report
 
 
-def _rows(feats: FeatureSet, sources: list[Source], split: str, kinds) -> np.ndarray:
+def _rows(feats, sources: list[Source], split: str, kinds) -> np.ndarray:
     wanted = np.array([i for i, s in enumerate(sources) if s.split == split], np.int64)
     return feats.select(wanted, kinds)
 
