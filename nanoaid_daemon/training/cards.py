@@ -12,6 +12,8 @@ SPLIT_RULE = ("split fixed by the sha256 of each file's content: the first 15 % 
               "the next 15 % validation, the rest training (adding images never moves existing ones)")
 
 SYNTHETIC_LIMITS = (
+    f"A facility should retrain this model on the NFFA-Europe dataset or on its own labelled images, with one "
+    f"command: `{RETRAIN}` (DATA laid out as one folder per class). "
     "Trained on synthetic SEM frames only (procedurally generated scenes rendered with SE/BSE contrast, "
     "detector noise, scan distortion and databars); no real image was used for training. The synthetic test "
     "accuracy measures how well the classes of the generator are separated, not accuracy on real frames: "
