@@ -21,7 +21,11 @@ __all__ = ["main", "build_parser", "settings_from_args", "add_config_option", "E
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 COMMANDS = (
+    "run",
+    "process",
     "inspect",
+    "status",
+    "quarantine",
     "config",
     "plugins",
     "schema",

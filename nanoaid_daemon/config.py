@@ -48,6 +48,9 @@ class SettleSettings(_Section):
     quiet_s: float = Field(0.5, ge=0, description="Size and mtime must be unchanged this long.")
     poll_s: float = Field(0.1, gt=0)
     timeout_s: float = Field(600.0, gt=0, description="A file still changing after this long is rejected.")
+    incomplete_grace_s: float = Field(
+        10.0, ge=0, description="A stable file whose structure is incomplete (truncated) is rejected after this long."
+    )
 
 
 class OutputSettings(_Section):

@@ -16,6 +16,18 @@ __all__ = ["LoadedPlugin", "PluginHost"]
 log = logging.getLogger(__name__)
 
 
+def _describe_content(head: bytes) -> str:
+    """A few words on what a file that no reader accepts actually contains."""
+    sample = head[:512]
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(c.isprintable() or c in "\r\n\t" for c in text):
+        return f"the content is text ({text[:24].strip()!r}…)"
+    return f"the content is unrecognised binary data (starts with {sample[:8].hex(' ')})"
+
+
 @dataclass
 class LoadedPlugin:
     manifest: PluginManifest
@@ -81,8 +93,8 @@ class PluginHost:
             if score > best_score:
                 best, best_score = plugin, score
         if best is None:
-            raise ReaderError("no reader recognises this file (not a supported image format)",
-                              path=path, code="unsupported")
+            raise ReaderError(f"not a supported image: {_describe_content(probe.head)} "
+                              f"(named {probe.suffix or 'without extension'})", path=path, code="unsupported")
         return best
 
     def read(self, path: Path) -> ReadResult:

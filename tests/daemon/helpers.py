@@ -1,0 +1,64 @@
+"""Helpers for daemon tests: real TIFF frames, an in-process daemon, and polling without luck."""
+from __future__ import annotations
+
+import io
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from nanoaid_daemon.config import load_settings
+from nanoaid_daemon.daemon import Daemon
+
+
+def tiff_bytes(seed: int, shape=(48, 64)) -> bytes:
+    """A small, unique, valid TIFF (content differs per seed, so frame ids differ)."""
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, rng.integers(0, 256, shape, dtype=np.uint8))
+    return buf.getvalue()
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05, message: str = "condition"):
+    """Poll until predicate() is truthy; fail with a message after ``timeout`` (a safety net, not a timing)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message}")
+        time.sleep(interval)
+
+
+def fast_settings(watch_dir: Path, state_dir: Path, **sections):
+    overrides = {
+        "watch": {"root": str(watch_dir), "reconcile_interval_s": 30.0},
+        "state_dir": str(state_dir),
+        "settle": {"quiet_s": 0.2, "poll_s": 0.05, "incomplete_grace_s": 1.0},
+        "plugins": {"disabled": ["classify", "alignment", "previews"]},
+    }
+    for key, value in sections.items():
+        overrides[key] = {**overrides.get(key, {}), **value} if isinstance(value, dict) else value
+    return load_settings(overrides=overrides)
+
+
+@contextmanager
+def running_daemon(watch_dir: Path, state_dir: Path, **sections):
+    daemon = Daemon(fast_settings(watch_dir, state_dir, **sections), bus_factory=None)
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def processed_ids(daemon_or_journal) -> list[str]:
+    journal = getattr(daemon_or_journal, "journal", daemon_or_journal)
+    return [e.frame_id for e in journal.events(type="frame.processed")]
+
+
+def sidecars(root: Path) -> list[Path]:
+    return sorted(Path(root).rglob("*.nanoaid.json"))
