@@ -29,6 +29,9 @@ COMMANDS = (
     "config",
     "plugins",
     "schema",
+    "upload",
+    "search",
+    "catalogue",
 )
 
 
