@@ -63,14 +63,14 @@ class QueueItem:
 
 
 class Progress:
-    """One SQLite file; open one instance per thread (connections are not shared)."""
+    """One SQLite file; one instance per thread at a time (it may be handed over, not shared)."""
 
     def __init__(self, path: Path, *, clock=time.time):
         self.path = Path(path)
         self.clock = clock
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)

@@ -1,8 +1,9 @@
 """S3 sink: each frame an OCFL object under ``s3://BUCKET/PREFIX/``, every part checksummed.
 
-Every PUT carries the part's SHA-256 (``x-amz-checksum-sha256``), so the server refuses bytes
-that differ from what the sidecar recorded; afterwards a HEAD asks the server for the checksum it
-stored and compares it (servers that do not keep checksums are read back and hashed instead).
+Every PUT carries the part's SHA-256 (``x-amz-checksum-sha256``). At start the sink finds out
+whether the server checks it: a probe PUT with a wrong checksum must be refused. Where it is, the
+server's acceptance of each PUT is the verification; where it is not (some S3-compatible servers
+ignore the header), every part is read back and hashed after it is written.
 boto3's own retries are off: the uploader's backoff owns retrying, and reports each failure.
 """
 from __future__ import annotations
@@ -67,9 +68,30 @@ def _b64(hex_digest: str) -> str:
     return base64.b64encode(bytes.fromhex(hex_digest)).decode()
 
 
+PROBE = ".nanoaid-checksum-probe"
+
+
 class S3Storage:
     def __init__(self, client, bucket: str, prefix: str):
         self.client, self.bucket, self.prefix = client, bucket, (prefix + "/" if prefix else "")
+        self.server_checks_sha256 = False
+
+    def probe_checksums(self) -> bool:
+        """True when the server refuses a PUT whose x-amz-checksum-sha256 does not match its body."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self.key(PROBE), Body=b"probe",
+                                   ChecksumSHA256=_b64(hashlib.sha256(b"other").hexdigest()))
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in AUTH_CODES or code == "NoSuchBucket":
+                raise
+            self.server_checks_sha256 = True
+            return True
+        self.client.delete_object(Bucket=self.bucket, Key=self.key(PROBE))
+        self.server_checks_sha256 = False
+        return False
 
     def key(self, path: str) -> str:
         return self.prefix + path
@@ -106,14 +128,10 @@ class S3Storage:
         self._verify(path, sha256)
 
     def _verify(self, path: str, sha256: str) -> None:
-        head = self.client.head_object(Bucket=self.bucket, Key=self.key(path), ChecksumMode="ENABLED")
-        stored = head.get("ChecksumSHA256")
-        if stored is None:  # the server keeps no checksums: read it back
-            digest = hashlib.sha256(self.client.get_object(Bucket=self.bucket, Key=self.key(path))["Body"].read())
-            ok = digest.hexdigest() == sha256
-        else:
-            ok = stored.split("-")[0] == _b64(sha256)
-        if not ok:
+        if self.server_checks_sha256:
+            return  # the server compared the body with x-amz-checksum-sha256 before accepting it
+        body = self.client.get_object(Bucket=self.bucket, Key=self.key(path))["Body"].read()
+        if hashlib.sha256(body).hexdigest() != sha256:
             raise SinkError(f"{self.location(path)}: the server holds other bytes than were sent (sha256 mismatch)")
 
 
@@ -131,6 +149,8 @@ class S3Sink:
     def check(self) -> None:
         with self._errors("checking the bucket"):
             self.storage.client.head_bucket(Bucket=self.storage.bucket)
+            if not self.storage.probe_checksums():
+                log.info("%s does not check x-amz-checksum-sha256; every part is read back instead", self.endpoint)
             ensure_root(self.storage)
         self._checked = True
 

@@ -82,13 +82,15 @@ class WebDavStorage:
             self._conn.close()
             self._conn = None
 
-    def request(self, method: str, path: str, body=None, headers: dict | None = None) -> tuple[int, bytes]:
+    def request(self, method: str, path: str, body=None, headers: dict | None = None, *,
+                raw: bool = False) -> tuple[int, bytes]:
+        """One HTTP exchange; ``path`` is relative to the base unless ``raw`` (an encoded URL path)."""
         headers = dict(headers or {})
         if self.auth:
             headers["Authorization"] = self.auth
         try:
             conn = self._connection()
-            conn.request(method, self.url_path(path), body=body, headers=headers)
+            conn.request(method, path if raw else self.url_path(path), body=body, headers=headers)
             response = conn.getresponse()
             return response.status, response.read()
         except (OSError, http.client.HTTPException) as exc:
@@ -98,8 +100,8 @@ class WebDavStorage:
             raise SinkError(f"WebDAV server {self.location('')} is unreachable ({why}); check the URL, the "
                             "server and the network; every accepted frame is kept and retried") from exc
 
-    def _fail(self, status: int, method: str, path: str) -> SinkError:
-        where = self.location(path)
+    def _fail(self, status: int, method: str, path: str, *, raw: bool = False) -> SinkError:
+        where = self.location(path) if not raw else self.location("").split(self.base, 1)[0] + path
         if status == 401:
             return SinkError(f"WebDAV server refused the credentials for {where} (HTTP 401); check username and "
                              "password/password_file in plugins.options.webdav; every accepted frame is kept")
@@ -147,17 +149,17 @@ class WebDavStorage:
                             "(sha256 mismatch); check the share")
 
     def ensure_collection(self, path: str) -> None:
-        """MKCOL every missing level of ``path`` (the base collection included)."""
-        parts = [p for p in path.split("/") if p]
-        for depth in range(len(parts) + 1):
-            collection = "/".join(parts[:depth]) + "/"
+        """MKCOL every missing level from the first folder of the base URL down to ``path``."""
+        base_parts = [p for p in self.base.split("/") if p]
+        parts = base_parts + [quote(p, safe="") for p in path.split("/") if p]
+        for depth in range(1, len(parts) + 1):
+            collection = "/" + "/".join(parts[:depth]) + "/"
             if collection in self.known_collections:
                 continue
-            status, _ = self.request("MKCOL", collection)
-            if status not in (201, 405, 301):  # 405: exists already
-                if status == 409 and depth == 0:
-                    raise SinkError(f"the parent of {self.location('')} does not exist on the WebDAV server")
-                raise self._fail(status, "MKCOL", collection)
+            status, _ = self.request("MKCOL", collection, raw=True)
+            above_base = depth < len(base_parts)
+            if status not in (201, 405, 301) and not (above_base and status == 403):  # 405: exists already
+                raise self._fail(status, "MKCOL", collection, raw=True)
             self.known_collections.add(collection)
 
 
