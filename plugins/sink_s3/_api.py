@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from nanoaid_daemon.errors import ConfigError, PluginError, SinkError
 from nanoaid_daemon.plugins import PluginContext
 from nanoaid_daemon.uploader.bundle import Bundle, BundleFile, Receipt, iter_verified
-from nanoaid_daemon.uploader.ocfl import ensure_root, write_remote
+from nanoaid_daemon.uploader.ocfl import ROOT_NAMASTE, ensure_root, write_remote
 from nanoaid_daemon.uploader.sinks import pop_secret
 
 __all__ = ["create", "S3Sink", "S3Storage"]
@@ -148,7 +148,7 @@ class S3Sink:
 
     def check(self) -> None:
         with self._errors("checking the bucket"):
-            self.storage.client.head_bucket(Bucket=self.storage.bucket)
+            self.storage.read(ROOT_NAMASTE[0])  # a GET: its errors carry a reason, a HEAD's do not
             if not self.storage.probe_checksums():
                 log.info("%s does not check x-amz-checksum-sha256; every part is read back instead", self.endpoint)
             ensure_root(self.storage)

@@ -64,9 +64,11 @@ class WebDavStorage:
         rel = "/".join(quote(p, safe="") for p in path.split("/") if p)
         return f"{self.base}/{rel}" + ("/" if path.endswith("/") and rel else "")
 
+    def origin(self) -> str:
+        return f"{self.scheme}://{self.host}" + (f":{self.port}" if self.port else "")
+
     def location(self, path: str) -> str:
-        port = f":{self.port}" if self.port else ""
-        return f"{self.scheme}://{self.host}{port}{self.url_path(path)}"
+        return self.origin() + self.url_path(path)
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
@@ -101,7 +103,7 @@ class WebDavStorage:
                             "server and the network; every accepted frame is kept and retried") from exc
 
     def _fail(self, status: int, method: str, path: str, *, raw: bool = False) -> SinkError:
-        where = self.location(path) if not raw else self.location("").split(self.base, 1)[0] + path
+        where = self.origin() + path if raw else self.location(path)
         if status == 401:
             return SinkError(f"WebDAV server refused the credentials for {where} (HTTP 401); check username and "
                              "password/password_file in plugins.options.webdav; every accepted frame is kept")
