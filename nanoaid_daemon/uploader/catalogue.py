@@ -20,8 +20,8 @@ __all__ = ["COLUMNS", "Catalogue", "row_from_sidecar"]
 COLUMNS = (
     "frame_id", "name", "path", "sidecar_path", "frame_path", "location", "version", "sidecar_version",
     "label", "decision", "score", "coherency", "aligned_fraction", "vendor", "instrument", "serial", "detector",
-    "beam_energy_kv", "magnification", "pixel_size_nm", "acquired_at", "operator", "sample", "corrections",
-    "status", "width_px", "height_px", "media_type",
+    "beam_energy_kv", "magnification", "pixel_size_nm", "acquired_at", "acquired", "operator", "sample",
+    "corrections", "status", "width_px", "height_px", "media_type",
 )
 NOCASE = {"label", "decision", "vendor", "instrument", "serial", "detector", "operator", "sample", "status", "name",
           "path", "media_type"}
@@ -50,8 +50,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS frames_fts USING fts5({", ".join(FTS_COLUMNS)
 """
 
 
-def row_from_sidecar(sc: Sidecar, *, sidecar_path: str | None, frame_path: str | None, location: str | None,
-                     version: int | None) -> dict[str, Any]:
+def row_from_sidecar(sc: Sidecar, *, sidecar_path: str | None = None, frame_path: str | None = None,
+                     location: str | None = None, version: int | None = None) -> dict[str, Any]:
     ins, cls, ali = sc.instrument, sc.classification, sc.alignment
     when = ins.acquired_at
     return {
@@ -64,6 +64,7 @@ def row_from_sidecar(sc: Sidecar, *, sidecar_path: str | None, frame_path: str |
         "beam_energy_kv": ins.beam_energy.value if ins.beam_energy else None, "magnification": ins.magnification,
         "pixel_size_nm": ins.pixel_size.x.value if ins.pixel_size else None,
         "acquired_at": (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp() if when else None,
+        "acquired": when.isoformat() if when else None,
         "operator": ins.operator, "sample": ins.sample, "corrections": len(sc.corrections), "status": sc.status,
         "width_px": sc.frame.width_px, "height_px": sc.frame.height_px, "media_type": sc.frame.media_type,
     }
@@ -85,6 +86,7 @@ class Catalogue:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # derived data: rebuildable, speed matters more
+            self.db.execute("PRAGMA cache_size=-65536")  # 64 MiB: fifteen indexes stay in memory while ingesting
             self.db.executescript(_schema())
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"cannot open the catalogue {self.path}: {exc}; `nanoaid catalogue rebuild` "
@@ -94,6 +96,10 @@ class Catalogue:
                         + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:]) + " RETURNING rowid")
 
     def close(self) -> None:
+        try:
+            self.db.execute("PRAGMA optimize")  # keeps the planner's statistics fresh (cheap when nothing changed)
+        except sqlite3.Error:
+            pass
         self.db.close()
 
     def __enter__(self) -> "Catalogue":
@@ -125,9 +131,11 @@ class Catalogue:
     def insert(self, sc: Sidecar, where: dict[str, Any]) -> None:
         """Add or replace one frame's row; the caller holds the transaction."""
         row = row_from_sidecar(sc, **where)
+        known = self.db.execute("SELECT rowid FROM frames WHERE frame_id = ?", (row["frame_id"],)).fetchone()
         rowid = self.db.execute(self._insert, [row[c] for c in COLUMNS]).fetchone()[0]
-        self.db.execute("DELETE FROM scores WHERE frame = ?", (rowid,))
-        self.db.execute("DELETE FROM frames_fts WHERE rowid = ?", (rowid,))
+        if known:  # a new version of a catalogued frame: its old scores and text go
+            self.db.execute("DELETE FROM scores WHERE frame = ?", (rowid,))
+            self.db.execute("DELETE FROM frames_fts WHERE rowid = ?", (rowid,))
         if sc.classification:
             self.db.executemany("INSERT INTO scores (class, score, frame) VALUES (?, ?, ?)",
                                 [(c, s, rowid) for c, s in sc.classification.scores.items()])
@@ -161,6 +169,5 @@ class Catalogue:
     @staticmethod
     def _hit(row: tuple) -> dict[str, Any]:
         hit = dict(zip(COLUMNS, row))
-        if hit["acquired_at"] is not None:
-            hit["acquired_at"] = datetime.fromtimestamp(hit["acquired_at"], timezone.utc).isoformat()
+        hit["acquired_at"] = hit.pop("acquired")  # as the instrument recorded it, offset included
         return hit

@@ -130,7 +130,7 @@ def _class_score(name: str, op: str, value: str) -> tuple[str, list[Any]]:
     cls = _choice("label", name.split(".", 1)[1])
     if op == "!=":
         raise QueryError(f"{name}: compare a score with > >= < <= or =")
-    return (f"EXISTS (SELECT 1 FROM scores s WHERE s.class = ? AND s.score {OPS[op]} ? AND s.frame = frames.rowid)",
+    return (f"frames.rowid IN (SELECT frame FROM scores WHERE class = ? AND score {OPS[op]} ?)",
             [cls, _number(value, name)])
 
 
