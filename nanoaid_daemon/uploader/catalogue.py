@@ -15,7 +15,7 @@ from ..errors import JournalError
 from ..sidecar import Sidecar
 from .query import compile_query
 
-__all__ = ["COLUMNS", "Catalogue", "row_from_sidecar"]
+__all__ = ["COLUMNS", "ANALYZE_EVERY", "Catalogue", "row_from_sidecar"]
 
 COLUMNS = (
     "frame_id", "name", "path", "sidecar_path", "frame_path", "location", "version", "sidecar_version",
@@ -27,6 +27,7 @@ NOCASE = {"label", "decision", "vendor", "instrument", "serial", "detector", "op
           "path", "media_type"}
 INDEXED = ("label", "decision", "score", "coherency", "aligned_fraction", "vendor", "instrument", "detector",
            "beam_energy_kv", "magnification", "pixel_size_nm", "acquired_at", "operator", "sample", "corrections")
+ANALYZE_EVERY = 10_000
 FTS_COLUMNS = ("name", "path", "sample", "operator", "instrument", "detector", "label", "notes")
 TYPES = {"version": "INTEGER", "sidecar_version": "INTEGER", "corrections": "INTEGER", "width_px": "INTEGER",
          "height_px": "INTEGER", "score": "REAL", "coherency": "REAL", "aligned_fraction": "REAL",
@@ -91,6 +92,7 @@ class Catalogue:
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"cannot open the catalogue {self.path}: {exc}; `nanoaid catalogue rebuild` "
                                "recreates it from the sidecars") from exc
+        self._since_analyze, self._analyzed_rows = 0, 0
         self._insert = (f"INSERT INTO frames ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
                         f"ON CONFLICT(frame_id) DO UPDATE SET "
                         + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:]) + " RETURNING rowid")
@@ -126,7 +128,15 @@ class Catalogue:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+        self._since_analyze += count
+        if self._since_analyze >= max(ANALYZE_EVERY, self._analyzed_rows):  # each time the table doubled
+            self.analyze()
         return count
+
+    def analyze(self) -> None:
+        """Refresh the planner's statistics, so a query starts from its most selective index."""
+        self.db.execute("ANALYZE")
+        self._since_analyze, self._analyzed_rows = 0, self.count()
 
     def insert(self, sc: Sidecar, where: dict[str, Any]) -> None:
         """Add or replace one frame's row; the caller holds the transaction."""

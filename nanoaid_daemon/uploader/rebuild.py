@@ -104,5 +104,5 @@ def rebuild(catalogue: Catalogue, items: Iterable[Item]) -> int:
         catalogue.db.execute("ROLLBACK")
         raise
     catalogue.db.execute("COMMIT")
-    catalogue.db.execute("ANALYZE")  # statistics for the query planner over the new contents
+    catalogue.analyze()
     return len(latest)

@@ -16,7 +16,7 @@ from ..config import Settings
 from ..errors import ConfigError, PluginError
 from ..plugins import DiscoveredPlugin, PluginContext, PluginManifest, discover, load_factory
 
-__all__ = ["pop_secret", "sink_for", "build_sink", "redact"]
+__all__ = ["pop_secret", "sink_for", "build_sink", "redact", "Unconfigured"]
 
 DEFAULT_SINK = "ocfl"
 
@@ -31,6 +31,22 @@ def pop_secret(opts: dict[str, Any], key: str, plugin: str) -> str | None:
         return path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ConfigError(f"sink {plugin!r}: cannot read {key}_file {path}: {exc.strerror or exc}") from exc
+
+
+class Unconfigured:
+    """A sink plugin loaded without a target (e.g. by ``nanoaid plugins validate``): loads, stores nothing."""
+
+    def __init__(self, name: str, hint: str):
+        self.name, self.hint = name, hint
+
+    def describe(self) -> str:
+        return f"{self.name} (not configured)"
+
+    def check(self) -> None:
+        raise ConfigError(f"sink {self.name!r} has no target: {self.hint}")
+
+    def put(self, bundle: Any) -> Any:
+        self.check()
 
 
 def redact(url: str) -> str:

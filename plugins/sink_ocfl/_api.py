@@ -22,6 +22,7 @@ from nanoaid_daemon.plugins import PluginContext
 from nanoaid_daemon.uploader.bundle import Bundle, BundleFile, Receipt, iter_verified
 from nanoaid_daemon.uploader.ocfl import (OBJECT_NAMASTE, ROOT_NAMASTE, dump_inventory, object_path,
                                           parse_inventory, plan_version, root_files)
+from nanoaid_daemon.uploader.sinks import Unconfigured
 
 __all__ = ["create", "OcflSink", "STAGING"]
 
@@ -30,11 +31,11 @@ log = logging.getLogger(__name__)
 STAGING = "extensions/nanoaid-staging"
 
 
-def create(ctx: PluginContext) -> "OcflSink":
+def create(ctx: PluginContext) -> "OcflSink | Unconfigured":
     opts = dict(ctx.options)
     root = opts.pop("root", None) or opts.pop("url", None)
     if not root:
-        raise ConfigError("sink 'ocfl' needs a storage root: --archive ROOT or plugins.options.ocfl.root")
+        return Unconfigured("ocfl", "give --archive ROOT or plugins.options.ocfl.root")
     create_root = bool(opts.pop("create", True))
     if opts:
         raise ConfigError(f"sink 'ocfl': unknown option(s) {sorted(opts)}; known: root, create")

@@ -19,7 +19,7 @@ from nanoaid_daemon.errors import ConfigError, PluginError, SinkError
 from nanoaid_daemon.plugins import PluginContext
 from nanoaid_daemon.uploader.bundle import Bundle, BundleFile, Receipt, iter_verified
 from nanoaid_daemon.uploader.ocfl import ROOT_NAMASTE, ensure_root, write_remote
-from nanoaid_daemon.uploader.sinks import pop_secret
+from nanoaid_daemon.uploader.sinks import Unconfigured, pop_secret
 
 __all__ = ["create", "S3Sink", "S3Storage"]
 
@@ -32,11 +32,11 @@ KNOWN = ("url", "endpoint_url", "region", "access_key_id", "secret_access_key", 
          "connect_timeout_s", "read_timeout_s")
 
 
-def create(ctx: PluginContext) -> "S3Sink":
+def create(ctx: PluginContext) -> "S3Sink | Unconfigured":
     opts = dict(ctx.options)
     url = opts.pop("url", None)
     if not url:
-        raise ConfigError("sink 's3' needs a URL: --sink s3://BUCKET/PREFIX or plugins.options.s3.url")
+        return Unconfigured("s3", "give --sink s3://BUCKET/PREFIX")
     parts = urlsplit(url)
     if parts.scheme != "s3" or not parts.netloc:
         raise ConfigError(f"sink 's3': {url!r} is not an s3://BUCKET/PREFIX URL")

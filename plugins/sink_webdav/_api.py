@@ -18,7 +18,7 @@ from nanoaid_daemon.errors import ConfigError, SinkError
 from nanoaid_daemon.plugins import PluginContext
 from nanoaid_daemon.uploader.bundle import Bundle, BundleFile, Receipt, iter_verified
 from nanoaid_daemon.uploader.ocfl import ensure_root, write_remote
-from nanoaid_daemon.uploader.sinks import pop_secret, redact
+from nanoaid_daemon.uploader.sinks import Unconfigured, pop_secret, redact
 
 __all__ = ["create", "WebDavSink", "WebDavStorage"]
 
@@ -29,9 +29,11 @@ IN_MEMORY_LIMIT = 64 << 20
 CHUNK = 1 << 20
 
 
-def create(ctx: PluginContext) -> "WebDavSink":
+def create(ctx: PluginContext) -> "WebDavSink | Unconfigured":
     opts = dict(ctx.options)
     url = opts.pop("url", None)
+    if not url:
+        return Unconfigured("webdav", "give --sink webdav://HOST/PATH (or webdavs://)")
     parts = urlsplit(url or "")
     if parts.scheme not in SCHEMES or not parts.hostname:
         raise ConfigError(f"sink 'webdav' needs a webdav://HOST[:PORT]/PATH (or webdavs://) URL, got {url!r}")
