@@ -57,6 +57,7 @@ class Daemon:
         runtime_factory: Callable[[Settings], Any] = _default_runtime_factory,
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.monotonic,
+        reload_settings: Callable[[], Settings] | None = None,
     ):
         if settings.watch.root is None:
             raise ConfigError("no watch folder: pass --watch DIR or set watch.root in the config file")
@@ -69,6 +70,7 @@ class Daemon:
         self._runtime_factory = runtime_factory
         self.notifier = notifier or Notifier()
         self._clock = clock
+        self._reload_settings = reload_settings
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._reconcile_now = threading.Event()
@@ -192,11 +194,13 @@ class Daemon:
             self.journal = None
 
     def _do_reload(self) -> None:
-        from .config import load_settings
-
+        """SIGHUP: re-read the configuration and reload plugins; watch and state folders stay."""
+        if self._reload_settings is None:
+            log.warning("reload requested but this daemon has no configuration source to re-read")
+            return
         self.notifier.reloading()
         try:
-            fresh = load_settings(None)
+            fresh = self._reload_settings()
             fresh.watch.root, fresh.state_dir = self.settings.watch.root, self.settings.state_dir
             self.settings = fresh
             self._load_plugins()
