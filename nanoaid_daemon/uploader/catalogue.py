@@ -19,11 +19,11 @@ __all__ = ["COLUMNS", "ANALYZE_EVERY", "Catalogue", "row_from_sidecar"]
 
 COLUMNS = (
     "frame_id", "name", "path", "sidecar_path", "frame_path", "location", "version", "sidecar_version",
-    "label", "decision", "score", "coherency", "aligned_fraction", "vendor", "instrument", "serial", "detector",
+    "label", "predicted", "decision", "score", "coherency", "aligned_fraction", "vendor", "instrument", "serial", "detector",
     "beam_energy_kv", "magnification", "pixel_size_nm", "acquired_at", "acquired", "operator", "sample",
     "corrections", "status", "width_px", "height_px", "media_type",
 )
-NOCASE = {"label", "decision", "vendor", "instrument", "serial", "detector", "operator", "sample", "status", "name",
+NOCASE = {"label", "predicted", "decision", "vendor", "instrument", "serial", "detector", "operator", "sample", "status", "name",
           "path", "media_type"}
 INDEXED = ("label", "decision", "score", "coherency", "aligned_fraction", "vendor", "instrument", "detector",
            "beam_energy_kv", "magnification", "pixel_size_nm", "acquired_at", "operator", "sample", "corrections")
@@ -58,7 +58,10 @@ def row_from_sidecar(sc: Sidecar, *, sidecar_path: str | None = None, frame_path
     return {
         "frame_id": sc.frame.sha256, "name": sc.frame.name, "path": sc.frame.path, "sidecar_path": sidecar_path,
         "frame_path": frame_path, "location": location, "version": version, "sidecar_version": sc.version,
-        "label": cls.label if cls else None, "decision": cls.decision if cls else None,
+        # An operator's correction is the truth; the model's own call stays searchable as ``predicted``.
+        "label": sc.corrections[-1].label if sc.corrections else (cls.label if cls else None),
+        "predicted": cls.label if cls else None,
+        "decision": "accepted" if sc.corrections else (cls.decision if cls else None),
         "score": cls.score if cls else None, "coherency": ali.coherency if ali else None,
         "aligned_fraction": ali.aligned_fraction if ali else None, "vendor": ins.vendor, "instrument": ins.model,
         "serial": ins.serial, "detector": ins.detector,
@@ -150,7 +153,7 @@ class Catalogue:
             self.db.executemany("INSERT INTO scores (class, score, frame) VALUES (?, ?, ?)",
                                 [(c, s, rowid) for c, s in sc.classification.scores.items()])
         fts = [row["name"], row["path"], row["sample"], row["operator"], row["instrument"], row["detector"],
-               row["label"], _notes(sc)]
+               " ".join(filter(None, {row["label"], row["predicted"]})), _notes(sc)]
         self.db.execute(f"INSERT INTO frames_fts (rowid, {', '.join(FTS_COLUMNS)}) VALUES (?, "
                         f"{', '.join('?' * len(FTS_COLUMNS))})", [rowid, *fts])
 

@@ -38,15 +38,14 @@ SourceFactory = Callable[[int], Iterable[Event]]
 
 
 def subscriber_source(daemon_state: Path, since: int) -> Iterable[Event]:
-    """The daemon's events after ``since``, through its client library (endpoints from its state dir)."""
-    try:
-        from .. import client  # built alongside the daemon; imported only when the service starts
-    except ImportError as exc:
-        raise ConfigError(
-            "the event client library (nanoaid_daemon.client) is not available in this installation, so "
-            "--daemon-state cannot be followed; pipe `nanoaid events` into `nanoaid upload --events -` instead"
-        ) from exc
-    return client.Subscriber(state_dir=Path(daemon_state), since=since, types=TOPICS)
+    """The daemon's events after ``since``, through its client library (endpoints from its state dir).
+
+    The Subscriber replays from the daemon's journal, then follows live, healing gaps; ``close()``
+    from another thread ends the iteration. Imported here so commands that only search never load ZeroMQ.
+    """
+    from ..client import Subscriber
+
+    return Subscriber(state_dir=Path(daemon_state), since=since, types=TOPICS)
 
 
 def list_factory(events: Iterable[Event]) -> SourceFactory:

@@ -111,13 +111,14 @@ def make_frame(folder: Path, spec: FrameSpec) -> tuple[Path, Path, Sidecar]:
 
 
 def correct(sidecar_path: Path, label: str, *, operator: str = "bob", comment: str | None = None) -> Sidecar:
-    """Amend a sidecar the way the daemon does for a label correction: version + 1, a correction."""
+    """Amend a sidecar the way the daemon does (nanoaid_daemon.corrections): a correction appended,
+    version + 1, the model's classification left as it was."""
     old = Sidecar.model_validate_json(sidecar_path.read_text(encoding="utf-8"))
-    cls = old.classification.model_copy(update={"label": label}) if old.classification else None
-    fix = Correction(label=label, previous_label=old.classification.label if old.classification else None,
-                     operator=operator, comment=comment, time=datetime.now(timezone.utc))
-    new = old.model_copy(update={"version": old.version + 1, "classification": cls,
-                                 "corrections": [*old.corrections, fix]})
+    previous = old.corrections[-1].label if old.corrections else (
+        old.classification.label if old.classification else None)
+    fix = Correction(label=label, previous_label=previous, operator=operator, comment=comment,
+                     time=datetime.now(timezone.utc))
+    new = old.model_copy(update={"version": old.version + 1, "corrections": [*old.corrections, fix]})
     atomic_write_text(sidecar_path, new.to_json())
     return new
 

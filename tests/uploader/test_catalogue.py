@@ -54,7 +54,7 @@ def catalogue(tmp_path_factory):
 
 def _derived(spec):
     corrected = spec.name in ("grid_001.tif", "grid_002.tif")
-    decision = "accepted" if spec.score >= 0.8 else "review" if spec.score >= 0.35 else "unknown"
+    decision = "accepted" if spec.score >= 0.8 or corrected else "review" if spec.score >= 0.35 else "unknown"
     return {"label": "Tips" if corrected else spec.label, "corrected": corrected, "decision": decision}
 
 
@@ -75,6 +75,7 @@ CASES = [
      and s.acquired_at < datetime(2026, 3, 10, tzinfo=timezone.utc)),
     ("corrected:yes", lambda s, d: d["corrected"]),
     ("corrected:no label:Tips", lambda s, d: not d["corrected"] and d["label"] == "Tips"),
+    ("label:Tips -predicted:Tips", lambda s, d: d["label"] == "Tips" and s.label != "Tips"),
     ("wafer", lambda s, d: s.name.startswith("wafer")),
     ("\"ZnO wires\" mag:25000", lambda s, d: s.sample.startswith("ZnO") and s.mag == 25000),
     ("-wafer sample:\"au particles\"", lambda s, d: not s.name.startswith("wafer") and s.sample == "Au particles"),
@@ -136,4 +137,5 @@ def test_reindexing_a_frame_replaces_its_row_and_text(tmp_path):
         cat.upsert(new, location="/a/1", version=2)
         assert cat.count() == 1
         assert cat.search("label:Particles") == [] and cat.search("agglomerated")[0]["version"] == 2
-        assert cat.search("score.Particles>0.5")[0]["label"] == "Powder"  # scores belong to the model, not the fix
+        [hit] = cat.search("score.Particles>0.5 predicted:Particles")  # scores and prediction stay the model's
+        assert (hit["label"], hit["predicted"], hit["decision"]) == ("Powder", "Particles", "accepted")

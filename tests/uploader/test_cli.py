@@ -4,14 +4,12 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import sys
 import threading
 
 import pytest
 
-from nanoaid_daemon.errors import ConfigError
 from nanoaid_daemon.uploader.bundle import BundleError, assemble_bundle
-from nanoaid_daemon.uploader.source import JsonLinesSource, subscriber_source
+from nanoaid_daemon.uploader.source import JsonLinesSource
 
 from .factory import EventLog, FrameSpec, corrected_event, correct, make_frame
 from .helpers import nanoaid, wait_until
@@ -105,12 +103,6 @@ def test_event_file_is_followed_as_it_grows_and_bad_lines_are_skipped(tmp_path, 
         source.close()
         reader.join()
     assert "line 1 is not a nanoaid.event/1 document" in caplog.text
-
-
-def test_missing_client_library_is_a_clear_configuration_error(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "nanoaid_daemon.client", None)
-    with pytest.raises(ConfigError, match="pipe `nanoaid events`"):
-        subscriber_source(tmp_path, 0)
 
 
 def test_preview_path_escaping_the_folder_is_refused(tmp_path):
