@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -160,11 +159,3 @@ class EventLog:
             self.append(processed_event, frame, side, doc)
             made.append((frame, side, doc))
         return made
-
-
-def week_ago(days: float) -> datetime:
-    return datetime.now(timezone.utc) - timedelta(days=days)
-
-
-def dumps(obj) -> str:
-    return json.dumps(obj, sort_keys=True)
