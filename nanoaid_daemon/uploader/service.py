@@ -168,7 +168,7 @@ class Uploader:
             if delay == 0.0:
                 continue
             if delay is not None:
-                stop.wait(delay)
+                self._pause(stop, delay, tick)
                 continue
             if intake.finished.is_set() and self.progress.next_pending() is None:
                 return
@@ -176,6 +176,16 @@ class Uploader:
                 return
             self.wake.wait(0.5)
             self.wake.clear()
+
+
+    @staticmethod
+    def _pause(stop: threading.Event, seconds: float, tick) -> None:
+        """Wait out a backoff delay in short slices, so watchdog pings go on during an outage."""
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            stop.wait(min(left, 1.0))
+            if tick:
+                tick()
 
 
 class _Intake(threading.Thread):

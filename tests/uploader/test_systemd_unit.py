@@ -38,3 +38,44 @@ def test_hardening_exposure_is_at_most_2():
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out.stdout)
     assert match, out.stdout[-500:] + out.stderr
     assert float(match.group(1)) <= 2.0
+
+
+def test_ready_then_watchdog_pings_continue_while_the_repository_is_down(tmp_path):
+    import os
+    import signal
+    import socket
+    import time
+
+    from .factory import EventLog
+    from .helpers import nanoaid_cmd
+
+    log = EventLog(tmp_path / "events.jsonl")
+    log.frames(tmp_path / "watch", 2)
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / "not-an-archive.txt").write_text("someone else's folder")  # every upload fails
+    sock_path = tmp_path / "notify.sock"
+    messages = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(sock_path))
+        sock.settimeout(0.2)
+        env = {**os.environ, "NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000"}
+        proc = subprocess.Popen(nanoaid_cmd("upload", "--state", tmp_path / "s", "--events", log.path, "--archive",
+                                            tmp_path / "archive", "--retry-initial", "5", "--retry-max", "5"),
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sum(m == "WATCHDOG=1" for m in messages) < 6:
+            try:
+                messages.append(sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, proc.stderr.read()
+        proc.stderr.close()
+        try:
+            while True:
+                messages.append(sock.recv(4096).decode())
+        except socket.timeout:
+            pass
+    assert messages[0].startswith("READY=1")
+    assert sum(m == "WATCHDOG=1" for m in messages) >= 6  # pings go on through the 5 s backoff waits
+    assert any(m.startswith("STATUS=backlog 2") for m in messages) and messages[-1] == "STOPPING=1"
