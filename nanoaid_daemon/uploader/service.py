@@ -177,7 +177,6 @@ class Uploader:
             self.wake.wait(0.5)
             self.wake.clear()
 
-
     @staticmethod
     def _pause(stop: threading.Event, seconds: float, tick) -> None:
         """Wait out a backoff delay in short slices, so watchdog pings go on during an outage."""
