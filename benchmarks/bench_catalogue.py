@@ -27,8 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nanoaid_daemon.metadata import Instrument, Kilovolts, Nanometres, PixelSize  # noqa: E402
-from nanoaid_daemon.sidecar import (CLASSES, Alignment, Classification, FrameInfo, Histogram, ModelRef,  # noqa: E402
-                                    Provenance, Sidecar, Software, Thresholds)
+from nanoaid_daemon.sidecar import (CLASSES, Alignment, Classification, Correction, FrameInfo,  # noqa: E402
+                                    Histogram, ModelRef, Provenance, Sidecar, Software, Thresholds)
 from nanoaid_daemon.uploader.catalogue import Catalogue  # noqa: E402
 from nanoaid_daemon.uploader.rebuild import RebuildReport, from_folders, rebuild  # noqa: E402
 
@@ -70,6 +70,8 @@ def make_sidecar(i: int, rng: random.Random) -> Sidecar:
         alignment=Alignment(coherency=rng.random(), orientation_deg=rng.uniform(-90, 90), aligned_fraction=rng.random(),
                             histogram=Histogram(bin_width_deg=10, start_deg=-90, counts=[1 / 18] * 18)),
         provenance=Provenance(software=Software(version="0.1.0"), config_hash="c" * 64),
+        corrections=[Correction(label="Tips", previous_label=label, operator="curator", comment="needle apex",
+                                time=NOW)] if i % 100 == 7 else [],
     )
 
 
