@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-__all__ = ["nanoaid", "nanoaid_cmd", "validate_ocfl", "wait_until", "upload_status", "object_inventories"]
+__all__ = ["nanoaid", "nanoaid_cmd", "running", "tail", "validate_ocfl", "wait_until", "upload_status", "object_inventories"]
 
 VALIDATE = """
 import json, sys, warnings
@@ -30,6 +32,36 @@ def nanoaid_cmd(*args: str) -> list[str]:
 def nanoaid(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(nanoaid_cmd(*args), capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
+
+
+@contextmanager
+def running(cmd: list[str], *, log: Path | None = None, **popen) -> Iterator[subprocess.Popen]:
+    """A process (in its own process group) that is gone when the block ends, whatever happened in it.
+
+    With ``log``, its output goes to that file (a pipe nobody reads could fill up and stall it).
+    """
+    if log is not None:
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(cmd, start_new_session=True, stdout=out, stderr=subprocess.STDOUT, **popen)
+    else:
+        proc = subprocess.Popen(cmd, start_new_session=True, **popen)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def tail(path: Path, chars: int = 2000) -> str:
+    return Path(path).read_text(errors="replace")[-chars:] if Path(path).exists() else ""
 
 
 def validate_ocfl(root: Path) -> dict:

@@ -19,7 +19,8 @@ import pytest
 from nanoaid_daemon.cli import main
 
 from .factory import EventLog
-from .helpers import nanoaid, nanoaid_cmd, object_inventories, upload_status, validate_ocfl, wait_until
+from .helpers import (nanoaid, nanoaid_cmd, object_inventories, running, tail, upload_status, validate_ocfl,
+                      wait_until)
 from .servers import free_port, moto_server, s3_client, setup_s3_user
 
 
@@ -36,16 +37,15 @@ def _config(path, port, key_id="nobody", secret="nothing"):
 
 
 def _start(state, log, config):
-    return subprocess.Popen(nanoaid_cmd("upload", "--state", state, "--events", log.path, "--sink", "s3://frames/a",
-                                        "--config", config, "--retry-initial", "0.05", "--retry-max", "0.3"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return running(nanoaid_cmd("upload", "--state", state, "--events", log.path, "--sink", "s3://frames/a",
+                               "--config", config, "--retry-initial", "0.05", "--retry-max", "0.3"),
+                   log=state.parent / "upload.log")
 
 
-def _stop(proc):
+def _stop(proc, state):
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err[-2000:]
-    return err
+    assert proc.wait(timeout=30) == 0, tail(state.parent / "upload.log")
+    return tail(state.parent / "upload.log", 100_000)
 
 
 def _failing_with(state, text, accepted):
@@ -62,22 +62,22 @@ def test_unreachable_then_wrong_credentials_then_fixed_drops_nothing(tmp_path):
     log = EventLog(tmp_path / "events.jsonl")
     log.frames(tmp_path / "watch", 12)
 
-    proc = _start(state, log, _config(tmp_path / "c.toml", port))
-    wait_until(_failing_with(state, "unreachable", 12), 60, "the unreachable endpoint in status")
-    shown = nanoaid("upload", "status", "--state", state)
-    assert shown.returncode == 1
-    assert "FAILING" in shown.stdout and "backlog:      12 frame(s)" in shown.stdout
-    assert f"http://127.0.0.1:{port}" in shown.stdout and "is unreachable" in shown.stdout
-    err = _stop(proc)
+    with _start(state, log, _config(tmp_path / "c.toml", port)) as proc:
+        wait_until(_failing_with(state, "unreachable", 12), 60, "the unreachable endpoint in status")
+        shown = nanoaid("upload", "status", "--state", state)
+        assert shown.returncode == 1
+        assert "FAILING" in shown.stdout and "backlog:      12 frame(s)" in shown.stdout
+        assert f"http://127.0.0.1:{port}" in shown.stdout and "is unreachable" in shown.stdout
+        err = _stop(proc, state)
     assert "is unreachable" in err  # the log says it too
 
     with moto_server(tmp_path, port=port, auth=True).start() as server:
         key_id, secret = setup_s3_user(server.url)
         s3_client(server.url, key_id, secret).create_bucket(Bucket="frames")
-        proc = _start(state, log, _config(tmp_path / "c.toml", port, key_id, "not-the-secret"))
-        status = wait_until(_failing_with(state, "refused the credentials", 12), 60, "the refusal in status")
-        assert "SignatureDoesNotMatch" in status["last_error"] and status["backlog"] == 12
-        _stop(proc)
+        with _start(state, log, _config(tmp_path / "c.toml", port, key_id, "not-the-secret")) as proc:
+            status = wait_until(_failing_with(state, "refused the credentials", 12), 60, "the refusal in status")
+            assert "SignatureDoesNotMatch" in status["last_error"] and status["backlog"] == 12
+            _stop(proc, state)
 
         done = nanoaid("upload", "--state", state, "--events", log.path, "--no-follow", "--sink", "s3://frames/a",
                        "--config", _config(tmp_path / "c.toml", port, key_id, secret))
@@ -113,18 +113,14 @@ def test_full_archive_disk_is_reported_and_drained_once_space_returns(tmp_path):
     state = tmp_path / "state"
     env = {**os.environ, "ARCHIVE": str(tmp_path / "archive"), "STATE": str(state), "EVENTS": str(log.path),
            "WORK": str(tmp_path), "PY": sys.executable}
-    script = subprocess.Popen(["unshare", "--mount", "--map-root-user", "sh", "-c", FULL_DISK], env=env)
-    try:
-        status = wait_until(_failing_with(state, "is full", 30), 60, "the full disk in status")
-        assert "No space left on device" in status["last_error"] and 0 < status["stored_frames"] < 30
-        assert "free space" in status["last_error"]
-        (tmp_path / "free-space").touch()
+    with running(["unshare", "--mount", "--map-root-user", "sh", "-c", FULL_DISK], env=env) as script:
+        try:
+            status = wait_until(_failing_with(state, "is full", 30), 60, "the full disk in status")
+            assert "No space left on device" in status["last_error"] and 0 < status["stored_frames"] < 30
+            assert "free space" in status["last_error"]
+        finally:
+            (tmp_path / "free-space").touch()  # lets the script end normally whatever happened
         assert script.wait(timeout=120) == 0
-    finally:
-        (tmp_path / "free-space").touch()
-        if script.poll() is None:
-            script.kill()
-            script.wait()
     assert (tmp_path / "exit").read_text().strip() == "uploader exit 0", (tmp_path / "uploader.log").read_text()
     assert upload_status(state)["stored_frames"] == 30
     copy = tmp_path / "archive-copy"

@@ -47,7 +47,7 @@ def test_ready_then_watchdog_pings_continue_while_the_repository_is_down(tmp_pat
     import time
 
     from .factory import EventLog
-    from .helpers import nanoaid_cmd
+    from .helpers import nanoaid_cmd, running
 
     log = EventLog(tmp_path / "events.jsonl")
     log.frames(tmp_path / "watch", 2)
@@ -59,18 +59,17 @@ def test_ready_then_watchdog_pings_continue_while_the_repository_is_down(tmp_pat
         sock.bind(str(sock_path))
         sock.settimeout(0.2)
         env = {**os.environ, "NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000"}
-        proc = subprocess.Popen(nanoaid_cmd("upload", "--state", tmp_path / "s", "--events", log.path, "--archive",
-                                            tmp_path / "archive", "--retry-initial", "5", "--retry-max", "5"),
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and sum(m == "WATCHDOG=1" for m in messages) < 6:
-            try:
-                messages.append(sock.recv(4096).decode())
-            except socket.timeout:
-                pass
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0, proc.stderr.read()
-        proc.stderr.close()
+        cmd = nanoaid_cmd("upload", "--state", tmp_path / "s", "--events", log.path, "--archive",
+                          tmp_path / "archive", "--retry-initial", "5", "--retry-max", "5")
+        with running(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and sum(m == "WATCHDOG=1" for m in messages) < 6:
+                try:
+                    messages.append(sock.recv(4096).decode())
+                except socket.timeout:
+                    pass
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0, proc.stderr.read()
         try:
             while True:
                 messages.append(sock.recv(4096).decode())

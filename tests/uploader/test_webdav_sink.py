@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import signal
-import subprocess
 
 import pytest
 
@@ -13,7 +12,7 @@ from nanoaid_daemon.uploader.bundle import assemble_bundle
 from nanoaid_daemon.uploader.sinks import build_sink
 
 from .factory import EventLog, FrameSpec, correct, make_frame
-from .helpers import nanoaid_cmd, object_inventories, upload_status, validate_ocfl, wait_until
+from .helpers import nanoaid_cmd, object_inventories, running, tail, upload_status, validate_ocfl, wait_until
 from .servers import free_port, webdav_server
 
 
@@ -83,26 +82,25 @@ def test_server_killed_while_300_frames_arrive_then_back(tmp_path):
     log = EventLog(tmp_path / "events.jsonl")
     log.path.touch()
     state = tmp_path / "state"
-    uploader = subprocess.Popen(
-        nanoaid_cmd("upload", "--state", state, "--events", log.path, "--sink",
-                    f"webdav://127.0.0.1:{server.port}/archive", "--config", config, "--retry-initial", "0.05",
-                    "--retry-max", "0.5"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cmd = nanoaid_cmd("upload", "--state", state, "--events", log.path, "--sink",
+                      f"webdav://127.0.0.1:{server.port}/archive", "--config", config, "--retry-initial", "0.05",
+                      "--retry-max", "0.5")
     try:
-        before = log.frames(tmp_path / "watch", 20)
-        wait_until(lambda: (state / "progress.sqlite3").exists() and upload_status(state)["stored_frames"] == 20,
-                   120, "first frames stored")
-        server.kill9()
-        during = log.frames(tmp_path / "watch", 300, start=20)
-        status = wait_until(lambda: (lambda s: s if s["last_seq"] == 320 and s["failing"] else None)(
-            upload_status(state)), 120, "the outage to show in status")
-        assert "unreachable" in status["last_error"] and status["backlog"] >= 299
-        server.start()
-        wait_until(lambda: upload_status(state)["stored_frames"] == 320, 300, "the backlog to drain")
+        with running(cmd, log=tmp_path / "upload.log") as uploader:
+            before = log.frames(tmp_path / "watch", 20)
+            wait_until(lambda: (state / "progress.sqlite3").exists() and upload_status(state)["stored_frames"] == 20,
+                       120, "first frames stored")
+            server.kill9()
+            during = log.frames(tmp_path / "watch", 300, start=20)
+            status = wait_until(lambda: (lambda s: s if s["last_seq"] == 320 and s["failing"] else None)(
+                upload_status(state)), 120, "the outage to show in status")
+            assert "unreachable" in status["last_error"] and status["backlog"] >= 299
+            server.start()
+            wait_until(lambda: upload_status(state)["stored_frames"] == 320, 300, "the backlog to drain")
+            uploader.send_signal(signal.SIGTERM)
+            assert uploader.wait(timeout=30) == 0, tail(tmp_path / "upload.log")
     finally:
-        uploader.send_signal(signal.SIGTERM)
-        _, err = uploader.communicate(timeout=30)
         server.stop()
-    assert uploader.returncode == 0, err[-2000:]
     inventories = object_inventories(share / "archive")
     docs = [doc for _, _, doc in before + during]
     assert sorted(inventories) == sorted(doc.frame.sha256 for doc in docs)

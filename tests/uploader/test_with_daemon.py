@@ -18,7 +18,7 @@ import tifffile
 from nanoaid_daemon.client import send_correction
 from nanoaid_daemon.hashing import sha256_file
 
-from .helpers import nanoaid_cmd, object_inventories, upload_status, validate_ocfl, wait_until
+from .helpers import nanoaid_cmd, object_inventories, running, tail, upload_status, validate_ocfl, wait_until
 
 DAEMON_ENV = {
     "NANOAID_SETTLE__QUIET_S": "0.2",
@@ -47,18 +47,16 @@ def test_uploader_follows_the_daemon_survives_kill_9_and_stores_each_frame_once(
     watch, daemon_state, state, archive = (tmp_path / n for n in ("watch", "daemon", "upload", "archive"))
     watch.mkdir()
     env = {**os.environ, **DAEMON_ENV}
-    daemon = subprocess.Popen(nanoaid_cmd("run", "--watch", watch, "--state", daemon_state), env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     upload_cmd = nanoaid_cmd("upload", "--state", state, "--daemon-state", daemon_state, "--archive", archive)
-    uploader = None
-    try:
+    daemon_log, upload_log = tmp_path / "daemon.log", tmp_path / "upload.log"
+    with running(nanoaid_cmd("run", "--watch", watch, "--state", daemon_state), env=env, log=daemon_log) as daemon:
         wait_until(lambda: (daemon_state / "endpoints.json").exists(), 60, "the daemon's endpoints")
-        uploader = subprocess.Popen(upload_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        paths = _write_frames(watch, 0, 15)
-        wait_until(lambda: _stored(state) == 15, 120, "15 frames uploaded live")
+        with running(upload_cmd, log=upload_log) as uploader:
+            paths = _write_frames(watch, 0, 15)
+            wait_until(lambda: _stored(state) == 15, 120, "15 frames uploaded live")
+            uploader.send_signal(signal.SIGKILL)
+            uploader.wait()
 
-        uploader.send_signal(signal.SIGKILL)
-        uploader.wait()
         paths += _write_frames(watch, 15, 10)
         corrected = sha256_file(paths[3])[0]
         wait_until(lambda: (watch / "frame_024.tif.nanoaid.json").exists(), 60, "the daemon to go on alone")
@@ -66,15 +64,13 @@ def test_uploader_follows_the_daemon_survives_kill_9_and_stores_each_frame_once(
                                 state_dir=daemon_state)
         assert reply.get("seq"), reply
 
-        uploader = subprocess.Popen(upload_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        wait_until(lambda: _stored(state) == 25 and upload_status(state)["backlog"] == 0, 120, "the replayed backlog")
-    finally:
-        for proc in (uploader, daemon):
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        codes = [proc.wait(timeout=30) if proc is not None else 0 for proc in (uploader, daemon)]
-        errors = [proc.stderr.read() if proc is not None else "" for proc in (uploader, daemon)]
-    assert codes == [0, 0], errors
+        with running(upload_cmd, log=upload_log) as uploader:
+            wait_until(lambda: _stored(state) == 25 and upload_status(state)["backlog"] == 0, 120,
+                       "the replayed backlog")
+            uploader.send_signal(signal.SIGTERM)
+            assert uploader.wait(timeout=30) == 0, tail(upload_log)
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0, tail(daemon_log)
 
     inventories = object_inventories(archive)
     assert sorted(inventories) == sorted(sha256_file(p)[0] for p in paths)
