@@ -33,6 +33,9 @@ COMMANDS = (
     "synth",
     "train",
     "models",
+    "upload",
+    "search",
+    "catalogue",
 )
 
 
