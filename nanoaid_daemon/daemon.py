@@ -139,10 +139,12 @@ class Daemon:
         self._spawn("settle", self._settle_loop)
         self._spawn("reconcile", self._reconcile_loop)
         for i in range(self.settings.pipeline.workers()):
-            self._spawn(f"worker-{i}", self._worker_loop)
+            # A worker still busy when the stop grace runs out must not hold the process open: its
+            # frame is not committed, so it is resumed from the journal at the next start.
+            self._spawn(f"worker-{i}", self._worker_loop, daemon=True)
 
-    def _spawn(self, name: str, target: Callable[[], None]) -> None:
-        thread = threading.Thread(target=target, name=f"nanoaid-{name}")
+    def _spawn(self, name: str, target: Callable[[], None], *, daemon: bool = False) -> None:
+        thread = threading.Thread(target=target, name=f"nanoaid-{name}", daemon=daemon)
         thread.start()
         self._threads.append(thread)
 
