@@ -182,12 +182,15 @@ class Daemon:
         self._threads = [t for t in self._threads if t.is_alive()]
         if self.journal is not None:
             self._emit(Event(type="daemon.stopping"))
-        self._teardown()
+        self._teardown(in_use=bool(self._threads))
 
-    def _teardown(self) -> None:
+    def _teardown(self, *, in_use: bool = False) -> None:
+        """Release sockets, sessions and the journal; ``in_use``: a worker may still touch the last two."""
         if self.bus is not None:
             self.bus.stop()
             self.bus = None
+        if in_use:  # process exit releases them; closing under a running worker helps nobody
+            return
         if self.runtime is not None and hasattr(self.runtime, "close"):
             self.runtime.close()
             self.runtime = None
