@@ -25,6 +25,10 @@ COMMANDS = (
     "config",
     "plugins",
     "schema",
+    "events",
+    "label",
+    "corrections",
+    "keys",
 )
 
 

@@ -65,7 +65,16 @@ def _check_secret_file(path: Path) -> tuple[bytes, bytes]:
         raise ConfigError(f"bus.server_secret_key {path} is not a CURVE key file: {exc}; {_HOW_TO}") from None
     if not secret:
         raise ConfigError(f"bus.server_secret_key {path} holds only a public key; use the .key_secret file")
+    if not (_is_z85_key(public) and _is_z85_key(secret)):
+        raise ConfigError(f"bus.server_secret_key {path} holds malformed keys (40 z85 characters expected)")
     return public, secret
+
+
+def _is_z85_key(key: bytes) -> bool:
+    try:
+        return len(key) == 40 and len(z85.decode(key)) == 32
+    except (ValueError, KeyError, TypeError, IndexError):
+        return False
 
 
 def load_client_keys(folder: Path) -> frozenset[bytes]:
@@ -78,7 +87,7 @@ def load_client_keys(folder: Path) -> frozenset[bytes]:
             public, _ = zmq.auth.load_certificate(path)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"authorized key {path} is not a CURVE public key file: {exc}") from None
-        if not public or len(public) != 40:
+        if not _is_z85_key(public):
             raise ConfigError(f"authorized key {path} has no valid public-key line")
         keys.add(public)
     if not keys:
@@ -192,6 +201,8 @@ class HandshakeLog:
             reason = _REASONS.get(value, f"{_FAILED[event]} (code {value:#x})")
             if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 log.debug("bus: %s endpoint %s: client refused by the allow-list", self.name, endpoint)
+            elif event == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:  # the peer went away mid-handshake
+                log.debug("bus: %s endpoint %s: connection closed during the handshake", self.name, endpoint)
             else:
                 self._pending = f"{reason} on {self.name} endpoint {endpoint}"
         elif event == zmq.EVENT_DISCONNECTED:
