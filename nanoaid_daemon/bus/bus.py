@@ -71,7 +71,7 @@ class Bus:
         pub.sndhwm = cfg.send_hwm
         replay = self._bind(zmq.ROUTER, "replay", cfg.replay_port)
         command = self._bind(zmq.ROUTER, "command", cfg.command_port)
-        monitors = {self._monitor(sock): HandshakeLog(name)
+        monitors = {self._monitor(sock): HandshakeLog(name, curve=self.keys is not None)
                     for sock, name in ((pub, "pub"), (replay, "replay"), (command, "command"))}
         corrections = self._corrections or _default_corrections(self.journal)
         handlers = {
