@@ -126,7 +126,7 @@ class Bus:
             self._auth = None
         self._publisher = self._server = None
         if self._own_context and self._context is not None:
-            self._context.term()
+            self._context.destroy(linger=0)
             self._context = None
 
     # -- pieces ------------------------------------------------------------------------------

@@ -142,3 +142,12 @@ def test_requester_raises_the_servers_reason(replay):
     with pytest.raises(RequestRejected) as info:
         req.request({"op": "since", "seq": -5})
     assert info.value.code == "invalid" and "seq" in str(info.value)
+
+
+def test_error_replies_echo_the_request_id_when_it_can_be_read(replay, ctx):
+    bus, _ = replay
+    sock = raw(ctx, bus.endpoints.replay)
+    sock.send(b'{"op": "since", "seq": -1, "id": "q-17"}')
+    header = json.loads(sock.recv())
+    assert header["id"] == "q-17" and header["error"]["code"] == "invalid"
+    sock.close()
