@@ -89,7 +89,11 @@ class Bus:
             command=connectable(command.last_endpoint.decode()),
             curve_server_key=self.keys.public.decode() if self.keys else None,
             pid=os.getpid(), heartbeat_s=cfg.heartbeat_s, started=now_utc())
-        write_endpoints(self.state_dir, self.endpoints)
+        try:
+            write_endpoints(self.state_dir, self.endpoints)
+        except OSError as exc:
+            raise BusError(f"cannot write {self.state_dir}/endpoints.json: {exc.strerror or exc}; "
+                           "the state folder must be writable") from None
         log.info("bus: pub %s, replay %s, command %s%s", self.endpoints.pub, self.endpoints.replay,
                  self.endpoints.command, " (CURVE)" if self.keys else "")
         return self.endpoints

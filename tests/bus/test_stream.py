@@ -266,3 +266,13 @@ def test_idle_timeout_ends_iteration_even_without_a_daemon(state):
     t0 = time.monotonic()
     assert list(sub) == []
     assert time.monotonic() - t0 < 10
+
+
+def test_stop_publishes_what_was_committed_last_and_removes_endpoints(make_bus, journal, state, ctx):
+    bus = make_bus()
+    sock = raw_sub(ctx, bus, b"daemon.stopping", b"daemon.heartbeat")
+    wait_for_heartbeat(sock)
+    emit(journal, bus, 1, "daemon.stopping")  # the daemon journals this, notifies, then stops the bus
+    bus.stop()
+    assert [t for t, _ in drain(sock)] == [b"daemon.stopping"]
+    assert not (state / "endpoints.json").exists()
