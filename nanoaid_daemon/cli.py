@@ -30,9 +30,16 @@ COMMANDS = (
     "config",
     "plugins",
     "schema",
+    "events",
+    "label",
+    "corrections",
+    "keys",
     "synth",
     "train",
     "models",
+    "upload",
+    "search",
+    "catalogue",
 )
 
 

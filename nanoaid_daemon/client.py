@@ -137,7 +137,7 @@ class Subscriber:
                     conn.close()
         finally:
             if self._context is None:
-                ctx.term()
+                ctx.destroy(linger=0)
 
     def _done(self) -> bool:
         return self._closed.is_set() or self._idle_left() <= 0
@@ -183,12 +183,10 @@ class Subscriber:
                 yield from self._on_live(conn, event)
 
     def _on_live(self, conn: "_Connection", event: Event) -> Iterator[Event]:
-        if event.type == "daemon.heartbeat":
+        if event.type == "daemon.heartbeat":  # its last_seq may trail the journal: replay can run ahead
             if (event.last_seq or 0) > self._last:
                 self.stats["gaps"] += 1
                 yield from self._catch_up(conn)
-            elif (event.last_seq or 0) < self._last:
-                self._warn_behind(event.last_seq or 0)
         elif event.seq is None or event.seq <= self._last:
             self.stats["duplicates"] += 1
         elif event.seq > self._last + 1:
@@ -255,12 +253,16 @@ class _Connection:
         self.heartbeat_s = endpoints.heartbeat_s
         self.sub = ctx.socket(zmq.SUB)
         self.sub.linger = 0
-        if rcvhwm is not None:
-            self.sub.rcvhwm = rcvhwm
-        curve_client(self.sub, server_key, client_key)
-        self.sub.setsockopt(zmq.SUBSCRIBE, b"")  # all topics: gap detection needs every seq
-        self.sub.connect(endpoints.pub)
-        self.replay = Requester(ctx, endpoints.replay, server_key=server_key, client_key=client_key)
+        try:
+            if rcvhwm is not None:
+                self.sub.rcvhwm = rcvhwm
+            curve_client(self.sub, server_key, client_key)
+            self.sub.setsockopt(zmq.SUBSCRIBE, b"")  # all topics: gap detection needs every seq
+            self.sub.connect(endpoints.pub)
+            self.replay = Requester(ctx, endpoints.replay, server_key=server_key, client_key=client_key)
+        except BaseException:
+            self.sub.close(linger=0)
+            raise
 
     def close(self) -> None:
         self.sub.close(linger=0)
@@ -291,4 +293,4 @@ def send_correction(frame_id: str, label: str, *, operator: str, comment: str | 
     finally:
         requester.close()
         if context is None:
-            ctx.term()
+            ctx.destroy(linger=0)

@@ -12,6 +12,9 @@ operator sees no confirmation and submits again, which appends a second, identic
 """
 from __future__ import annotations
 
+import csv
+import os
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,11 +24,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .atomic import atomic_write_text
-from .errors import NanoaidError
+from .errors import ConfigError, NanoaidError
+from .hashing import sha256_file
 from .events import Event, Summary
 from .sidecar import CLASSES, Correction, Sidecar
 
-__all__ = ["CorrectionRejected", "Applied", "Corrections", "canonical_class"]
+__all__ = ["CorrectionRejected", "Applied", "Corrections", "canonical_class", "ExportReport", "export_corrections",
+           "latest_labels", "JOURNAL_NAME"]
 
 
 class CorrectionRejected(NanoaidError, ValueError):
@@ -112,3 +117,82 @@ class Corrections:
         except ValidationError as exc:
             raise CorrectionRejected("sidecar_invalid", f"sidecar {path} does not validate ({exc.error_count()} "
                                      "errors); it was not changed") from None
+
+
+# -- export for retraining ----------------------------------------------------------------------
+JOURNAL_NAME = "journal.sqlite3"  # the daemon's journal inside its state folder
+
+
+@dataclass
+class ExportReport:
+    exported: list[tuple[str, Path]]
+    skipped: list[tuple[str, str]]
+
+
+def latest_labels(journal) -> dict[str, dict]:
+    """frame id → its newest correction (a later correction overrides an earlier one)."""
+    latest: dict[str, dict] = {}
+    for row in journal.corrections():
+        latest[row["frame_id"]] = row
+    return latest
+
+
+def _target(folder: Path, src: Path, frame_id: str) -> Path:
+    dest = folder / src.name
+    if dest.exists():
+        dest = folder / f"{src.stem}-{frame_id[:12]}{src.suffix}"
+    return dest
+
+
+def _place(src: Path, dest: Path, link: bool) -> None:
+    if link:
+        try:
+            os.link(src, dest)
+            return
+        except OSError:
+            pass  # another file system or no permission: copy instead
+    shutil.copyfile(src, dest)
+
+
+def export_corrections(journal, dest: Path, *, link: bool = False) -> ExportReport:
+    """Write an NFFA-style labelled folder: ``dest/<Class>/<frame file>`` plus ``labels.csv``.
+
+    Only frames whose current content still has the corrected frame's sha256 are exported.
+    """
+    dest = Path(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ConfigError(f"export folder {dest} exists and is not empty; choose a new folder")
+    report = ExportReport([], [])
+    rows = []
+    for frame_id, corr in latest_labels(journal).items():
+        frame = journal.frame(frame_id)
+        src = Path(frame.path) if frame else None
+        reason = _unusable(src, frame_id)
+        if reason:
+            report.skipped.append((frame_id, reason))
+            continue
+        folder = dest / corr["label"]
+        folder.mkdir(parents=True, exist_ok=True)
+        target = _target(folder, src, frame_id)
+        _place(src, target, link)
+        report.exported.append((frame_id, target))
+        rows.append([target.relative_to(dest).as_posix(), corr["label"], frame_id, corr["previous_label"] or "",
+                     corr["operator"], corr["time"], str(src)])
+    dest.mkdir(parents=True, exist_ok=True)
+    with open(dest / "labels.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "class", "frame_id", "previous_label", "operator", "time", "source"])
+        writer.writerows(rows)
+    return report
+
+
+def _unusable(src: Path | None, frame_id: str) -> str | None:
+    if src is None:
+        return "not in the journal"
+    try:
+        digest, _ = sha256_file(src)
+    except OSError as exc:
+        return f"{src} cannot be read: {exc.strerror or exc}"
+    if digest != frame_id:
+        return f"{src} has changed since it was processed (sha256 differs)"
+    return None

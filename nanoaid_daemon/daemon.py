@@ -139,10 +139,12 @@ class Daemon:
         self._spawn("settle", self._settle_loop)
         self._spawn("reconcile", self._reconcile_loop)
         for i in range(self.settings.pipeline.workers()):
-            self._spawn(f"worker-{i}", self._worker_loop)
+            # A worker still busy when the stop grace runs out must not hold the process open: its
+            # frame is not committed, so it is resumed from the journal at the next start.
+            self._spawn(f"worker-{i}", self._worker_loop, daemon=True)
 
-    def _spawn(self, name: str, target: Callable[[], None]) -> None:
-        thread = threading.Thread(target=target, name=f"nanoaid-{name}")
+    def _spawn(self, name: str, target: Callable[[], None], *, daemon: bool = False) -> None:
+        thread = threading.Thread(target=target, name=f"nanoaid-{name}", daemon=daemon)
         thread.start()
         self._threads.append(thread)
 
@@ -180,12 +182,15 @@ class Daemon:
         self._threads = [t for t in self._threads if t.is_alive()]
         if self.journal is not None:
             self._emit(Event(type="daemon.stopping"))
-        self._teardown()
+        self._teardown(in_use=bool(self._threads))
 
-    def _teardown(self) -> None:
+    def _teardown(self, *, in_use: bool = False) -> None:
+        """Release sockets, sessions and the journal; ``in_use``: a worker may still touch the last two."""
         if self.bus is not None:
             self.bus.stop()
             self.bus = None
+        if in_use:  # process exit releases them; closing under a running worker helps nobody
+            return
         if self.runtime is not None and hasattr(self.runtime, "close"):
             self.runtime.close()
             self.runtime = None

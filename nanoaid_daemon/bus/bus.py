@@ -71,7 +71,7 @@ class Bus:
         pub.sndhwm = cfg.send_hwm
         replay = self._bind(zmq.ROUTER, "replay", cfg.replay_port)
         command = self._bind(zmq.ROUTER, "command", cfg.command_port)
-        monitors = {self._monitor(sock): HandshakeLog(name)
+        monitors = {self._monitor(sock): HandshakeLog(name, curve=self.keys is not None)
                     for sock, name in ((pub, "pub"), (replay, "replay"), (command, "command"))}
         corrections = self._corrections or _default_corrections(self.journal)
         handlers = {
@@ -89,7 +89,11 @@ class Bus:
             command=connectable(command.last_endpoint.decode()),
             curve_server_key=self.keys.public.decode() if self.keys else None,
             pid=os.getpid(), heartbeat_s=cfg.heartbeat_s, started=now_utc())
-        write_endpoints(self.state_dir, self.endpoints)
+        try:
+            write_endpoints(self.state_dir, self.endpoints)
+        except OSError as exc:
+            raise BusError(f"cannot write {self.state_dir}/endpoints.json: {exc.strerror or exc}; "
+                           "the state folder must be writable") from None
         log.info("bus: pub %s, replay %s, command %s%s", self.endpoints.pub, self.endpoints.replay,
                  self.endpoints.command, " (CURVE)" if self.keys else "")
         return self.endpoints
@@ -126,7 +130,7 @@ class Bus:
             self._auth = None
         self._publisher = self._server = None
         if self._own_context and self._context is not None:
-            self._context.term()
+            self._context.destroy(linger=0)
             self._context = None
 
     # -- pieces ------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ __all__ = [
     "REPLAY_OPS",
     "COMMAND_OPS",
     "parse_request",
+    "request_id",
     "ok_header",
     "error_header",
     "split_envelope",
@@ -43,8 +44,9 @@ _RequestId = Union[Annotated[str, StringConstraints(max_length=128)], Annotated[
 class RequestRejected(BusError):
     """A request was refused; ``code`` is machine-readable, the message says what to change."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, *, rid=None):
         self.code = code
+        self.rid = rid
         super().__init__(message)
 
 
@@ -125,13 +127,13 @@ def parse_request(frame: bytes, ops: dict[str, type[_Request]], *, max_bytes: in
         raise RequestRejected("bad_json", "a request is one UTF-8 JSON object, e.g. {\"op\": \"ping\"}") from None
     if not isinstance(doc, dict):
         raise RequestRejected("bad_request", "a request is a JSON object with an 'op'")
-    op = doc.get("op")
+    rid, op = request_id(doc), doc.get("op")
     if not isinstance(op, str) or op not in ops:
-        raise RequestRejected("unknown_op", f"'op' must be one of: {', '.join(sorted(ops))}")
+        raise RequestRejected("unknown_op", f"'op' must be one of: {', '.join(sorted(ops))}", rid=rid)
     try:
         return _adapter(ops).validate_python(doc)
     except ValidationError as exc:
-        raise RequestRejected("invalid", f"{op} request is invalid: {_describe(exc)}") from None
+        raise RequestRejected("invalid", f"{op} request is invalid: {_describe(exc)}", rid=rid) from None
 
 
 def _dump(doc: dict[str, Any]) -> bytes:

@@ -65,7 +65,16 @@ def _check_secret_file(path: Path) -> tuple[bytes, bytes]:
         raise ConfigError(f"bus.server_secret_key {path} is not a CURVE key file: {exc}; {_HOW_TO}") from None
     if not secret:
         raise ConfigError(f"bus.server_secret_key {path} holds only a public key; use the .key_secret file")
+    if not (_is_z85_key(public) and _is_z85_key(secret)):
+        raise ConfigError(f"bus.server_secret_key {path} holds malformed keys (40 z85 characters expected)")
     return public, secret
+
+
+def _is_z85_key(key: bytes) -> bool:
+    try:
+        return len(key) == 40 and len(z85.decode(key)) == 32
+    except (ValueError, KeyError, TypeError, IndexError):
+        return False
 
 
 def load_client_keys(folder: Path) -> frozenset[bytes]:
@@ -78,7 +87,7 @@ def load_client_keys(folder: Path) -> frozenset[bytes]:
             public, _ = zmq.auth.load_certificate(path)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"authorized key {path} is not a CURVE public key file: {exc}") from None
-        if not public or len(public) != 40:
+        if not _is_z85_key(public):
             raise ConfigError(f"authorized key {path} has no valid public-key line")
         keys.add(public)
     if not keys:
@@ -133,7 +142,8 @@ class AllowListAuthenticator(ThreadAuthenticator):
 
 _FAILED = {
     zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "handshake failed (protocol)",
-    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "handshake failed",
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "the peer dropped the connection during the handshake (a client "
+                                          "without CURVE notices the mismatch first)",
     zmq.EVENT_HANDSHAKE_FAILED_AUTH: "authentication refused",
 }
 _REASONS = {
@@ -167,12 +177,16 @@ class HandshakeLog:
     """Turns a socket monitor's events into WARNING lines for refused connections.
 
     libzmq reports a failed handshake and then the disconnect of the same fd, back to back; the
-    fd was mapped to its peer when it was accepted. Handshakes refused by the ZAP handler are
-    logged there (with the exact address), so here they are DEBUG only.
+    fd was mapped to its peer when it was accepted (best effort: a connection refused within
+    microseconds may be gone before its address can be read). Handshakes refused by the ZAP
+    handler are logged there with the exact address, so here they are DEBUG only. With CURVE on,
+    a handshake the peer abandons counts as refused: a plain client usually notices the mechanism
+    mismatch before the server does.
     """
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, *, curve: bool):
         self.name = name
+        self.curve = curve
         self.denied = 0
         self._peers: dict[int, str | None] = {}
         self._pending: str | None = None
@@ -189,9 +203,12 @@ class HandshakeLog:
         if event == zmq.EVENT_ACCEPTED:  # an fd closed later in this batch may already be reused: don't ask it
             self._peers[value] = None if closed_later else _peer_of(value)
         elif event in _FAILED:
-            reason = _REASONS.get(value, f"{_FAILED[event]} (code {value:#x})")
+            reason = _REASONS.get(value, _FAILED[event]) if event != zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL \
+                else _FAILED[event]
             if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
                 log.debug("bus: %s endpoint %s: client refused by the allow-list", self.name, endpoint)
+            elif event == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL and not self.curve:
+                log.debug("bus: %s endpoint %s: connection closed during the handshake", self.name, endpoint)
             else:
                 self._pending = f"{reason} on {self.name} endpoint {endpoint}"
         elif event == zmq.EVENT_DISCONNECTED:

@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 
 from .protocol import (
     COMMAND_OPS,
-    MAX_FRAMES,
     REPLAY_OPS,
     LabelRequest,
     RequestRejected,
@@ -22,7 +21,6 @@ from .protocol import (
     error_header,
     ok_header,
     parse_request,
-    request_id,
 )
 
 __all__ = ["ReplayService", "CommandService", "MAX_REPLY_BYTES"]
@@ -44,26 +42,18 @@ class _Service:
         rid = None
         try:
             if len(frames) != 1:
-                raise RequestRejected("bad_request", f"a request is exactly one frame, got {min(len(frames), MAX_FRAMES + 1)}")
-            rid = _peek_id(frames[0], self._max_request_bytes)
-            return self.answer(parse_request(frames[0], self.ops, max_bytes=self._max_request_bytes), rid)
+                raise RequestRejected("bad_request", f"a request is exactly one frame, got {len(frames)}")
+            request = parse_request(frames[0], self.ops, max_bytes=self._max_request_bytes)
+            rid = request.id
+            return self.answer(request, rid)
         except RequestRejected as exc:
-            return [error_header(exc.code, str(exc), rid)]
+            return [error_header(exc.code, str(exc), exc.rid if exc.rid is not None else rid)]
         except Exception as exc:  # a bug or a broken journal must not take the endpoint down
             log.exception("bus: request handling failed")
             return [error_header("internal", f"the daemon could not answer: {type(exc).__name__}", rid)]
 
     def answer(self, request, rid) -> list[bytes]:  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-def _peek_id(frame: bytes, max_bytes: int):
-    if len(frame) > max_bytes or not frame.startswith(b"{"):
-        return None
-    try:
-        return request_id(json.loads(frame))
-    except (ValueError, RecursionError):
-        return None
 
 
 class ReplayService(_Service):

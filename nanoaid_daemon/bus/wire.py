@@ -54,8 +54,12 @@ class Requester:
         self.endpoint = endpoint
         self._sock = ctx.socket(zmq.DEALER)
         self._sock.linger = 0
-        curve_client(self._sock, server_key, client_key)
-        self._sock.connect(endpoint)
+        try:
+            curve_client(self._sock, server_key, client_key)
+            self._sock.connect(endpoint)
+        except BaseException:
+            self._sock.close(linger=0)
+            raise
 
     def request(self, payload: dict, *, timeout: float = 5.0) -> tuple[dict, list[bytes]]:
         """Send one request; returns (header, extra frames). RequestRejected when ``ok`` is false."""
