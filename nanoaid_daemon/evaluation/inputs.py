@@ -1,6 +1,6 @@
 """Images from disk to model inputs, the way the daemon feeds its models.
 
-Preprocessing follows the model card's ``InputSpec`` in a fixed order — geometry first (crop /
+Preprocessing is the daemon's own (``nanoaid_daemon.preprocess``): geometry first (crop /
 stretch / letterbox, antialiased bilinear on the raw grey values), then the grey-value mapping to
 [0, 1] measured on the resized content (0.5/99.5 percentiles by default), then channel
 replication and normalisation — so training, ``nanoaid models eval`` and the daemon see identical
@@ -20,10 +20,11 @@ from PIL import Image
 
 from ..errors import ReaderError
 from ..modelcard import InputSpec
+from ..preprocess import PERCENTILES, resize_float, to_unit
+from ..preprocess import prepare as _daemon_prepare
 
-__all__ = ["load_grey", "detect_databar", "resize_float", "to_unit", "prepare", "PERCENTILES"]
+__all__ = ["load_grey", "detect_databar", "resize_float", "to_unit", "unit_view", "prepare", "PERCENTILES"]
 
-PERCENTILES = (0.5, 99.5)
 Image.MAX_IMAGE_PIXELS = 200_000_000
 
 
@@ -105,61 +106,11 @@ def detect_databar(grey: np.ndarray, *, max_fraction: float = 0.22) -> int:
     return run if 8 <= run < span - 1 and blank >= 2 else 0
 
 
-def resize_float(values: np.ndarray, height: int, width: int, box=None) -> np.ndarray:
-    """Bilinear resize of a float image; downscaling is antialiased (Pillow widens the filter)."""
-    image = Image.fromarray(np.ascontiguousarray(values, dtype=np.float32), mode="F")
-    return np.asarray(image.resize((width, height), Image.BILINEAR, box=box), dtype=np.float32)
-
-
-def to_unit(values: np.ndarray, mode: str = "percentile", dtype=None) -> np.ndarray:
-    """Grey values mapped to [0, 1] by robust percentiles, min/max or the stored dtype's range."""
-    values = values.astype(np.float32, copy=False)
-    if mode == "dtype" and dtype is not None and np.issubdtype(np.dtype(dtype), np.integer):
-        info = np.iinfo(np.dtype(dtype))
-        lo, hi = float(info.min), float(info.max)
-    elif mode == "minmax":
-        lo, hi = float(values.min()), float(values.max())
-    else:
-        lo, hi = (float(v) for v in np.percentile(values, PERCENTILES))
-        if hi <= lo:
-            lo, hi = float(values.min()), float(values.max())
-    if hi <= lo:
-        return np.zeros_like(values)
-    return np.clip((values - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
-
-
-def _geometry(height: int, width: int, spec: InputSpec):
-    in_h, in_w = spec.height, spec.width
-    if spec.resize == "center_crop":
-        scale = max(in_h / height, in_w / width)
-        ch, cw = in_h / scale, in_w / scale
-        return ((width - cw) / 2, (height - ch) / 2, (width + cw) / 2, (height + ch) / 2), (0, 0, in_h, in_w)
-    if spec.resize == "letterbox":
-        scale = min(in_h / height, in_w / width)
-        oh, ow = max(1, round(height * scale)), max(1, round(width * scale))
-        return (0, 0, width, height), ((in_h - oh) // 2, (in_w - ow) // 2, oh, ow)
-    return (0, 0, width, height), (0, 0, in_h, in_w)
-
-
 def unit_view(pixels: np.ndarray, spec: InputSpec) -> np.ndarray:
     """The frame as the model's [H, W] grey input in [0, 1], before channel normalisation."""
-    values = np.nan_to_num(pixels.astype(np.float32, copy=False), nan=0.0, posinf=0.0, neginf=0.0)
-    box, (top, left, h, w) = _geometry(*values.shape, spec)
-    content = to_unit(resize_float(values, h, w, box=box), spec.intensity, pixels.dtype)
-    canvas = np.zeros((spec.height, spec.width), np.float32)
-    canvas[top : top + h, left : left + w] = content
-    return canvas
-
-
-def normalise(unit: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """[H, W] values in [0, 1] → [C, H, W] model input with the card's mean/std."""
-    mean = np.asarray(spec.mean, np.float32).reshape(-1, 1, 1)
-    std = np.asarray(spec.std, np.float32).reshape(-1, 1, 1)
-    return np.ascontiguousarray((np.broadcast_to(unit, (spec.channels, *unit.shape)) - mean) / std, dtype=np.float32)
+    return prepare(pixels, spec)[0] * np.float32(spec.std[0]) + np.float32(spec.mean[0])
 
 
 def prepare(pixels: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """One frame (databar already removed) as a float32 [C, H, W] model input."""
-    if pixels.ndim != 2 or min(pixels.shape) < 2:
-        raise ValueError(f"expected a 2-D grey image, got shape {pixels.shape}")
-    return normalise(unit_view(pixels, spec), spec)
+    """One frame (databar already removed) as a float32 [C, H, W] model input, as the daemon makes it."""
+    return _daemon_prepare(pixels, spec)[0]

@@ -64,6 +64,7 @@ def draw_databar(style: str, height: int, cols: int, meta: dict) -> np.ndarray:
     dark = style != "zeiss"
     img = Image.new("L", (cols, height), 0 if dark else 225)
     draw = ImageDraw.Draw(img)
+    draw.fontmode = "1"  # instruments burn in bitmap text: two grey levels, no anti-aliasing
     ink = 255 if dark else 0
     font = _font(int(height * (0.32 if style != "plain" else 0.5)))
     scale_nm, label = nice_scale(meta["pixel_size_nm"] * meta["width_px"])

@@ -27,7 +27,8 @@ def _tiff_bytes(frame: SynthFrame, vendor: str) -> bytes:
     if vendor == "fei":
         extratags.append((FEI_TAG, "s", 0, fei_ini(frame.meta, image_rows, frame.databar_rows).encode("ascii"), True))
     elif vendor == "zeiss":
-        extratags.append((ZEISS_TAG, "s", 0, zeiss_cz_sem(frame.meta, image_rows), True))
+        meta = {**frame.meta, "stored_rows": frame.image.shape[0]}  # SmartSEM's store resolution counts the data zone
+        extratags.append((ZEISS_TAG, "s", 0, zeiss_cz_sem(meta, image_rows), True))
     buf = io.BytesIO()
     tifffile.imwrite(buf, frame.image, photometric="minisblack", extratags=extratags,
                      metadata=None, software="nanoaid synth", datetime=frame.meta["acquired_at"][:19].replace("-", ":").replace("T", " "))

@@ -58,9 +58,12 @@ def substrate(rng: np.random.Generator, shape, roughness: float | None = None, c
 
 
 def add_clutter(rng: np.random.Generator, h: np.ndarray, material, scale_px: float):
-    """Dust specks, a scratch or a contamination rectangle: what real specimens carry besides the subject."""
+    """Dust specks, a scratch, a contamination rectangle, surface roughness: what real specimens carry
+    besides the subject."""
     rows, cols = h.shape
     mat = np.broadcast_to(np.asarray(material, F32), h.shape).copy()
+    if rng.random() < 0.35:  # organic-looking roughness everywhere, so texture alone never names the class
+        h += fbm(rng, h.shape, log_uniform(rng, 3, 20), octaves=3) * log_uniform(rng, 0.3, 3.0)
     for _ in range(int(rng.poisson(1.5))):
         r = log_uniform(rng, 1.5, max(2.0, min(scale_px, 0.015 * max(rows, cols))))
         stamp_sphere(h, rng.uniform(0, rows), rng.uniform(0, cols), r, z=float(np.median(h)), flatten=0.8)
@@ -69,6 +72,13 @@ def add_clutter(rng: np.random.Generator, h: np.ndarray, material, scale_px: flo
         groove = np.zeros_like(h)
         stamp_tube(groove, path, float(rng.uniform(1, 3)))
         h -= groove
+    if rng.random() < 0.12:  # the specimen's edge crosses the field: beyond it, far below, darker
+        yy, xx = np.mgrid[0:rows, 0:cols].astype(F32)
+        ang = rng.uniform(0, 2 * math.pi)
+        d = (xx - cols * rng.uniform(0.1, 0.9)) * math.cos(ang) + (yy - rows * rng.uniform(0.1, 0.9)) * math.sin(ang)
+        beyond = np.clip(d / 2.0, 0.0, 1.0)
+        h -= beyond * log_uniform(rng, 20, 200)
+        mat = mat * (1.0 - beyond * rng.uniform(0.2, 0.6))
     if rng.random() < 0.1:  # carbon contamination left by an earlier, smaller scan field
         r0, c0 = int(rng.uniform(0, rows * 0.7)), int(rng.uniform(0, cols * 0.7))
         mat[r0 : r0 + int(rows * rng.uniform(0.1, 0.3)), c0 : c0 + int(cols * rng.uniform(0.1, 0.3))] *= rng.uniform(0.6, 0.85)

@@ -64,7 +64,7 @@ def _comb(rng, lay: _Layout, rows, cols, top):
 def _pads(rng, lay: _Layout, rows, cols, top, h, mat):
     size = min(rows, cols) * rng.uniform(0.15, 0.35)
     centres = []
-    for _ in range(int(rng.integers(1, 5))):
+    for _ in range(int(rng.integers(2, 9))):
         cy, cx = rng.uniform(0.1, 0.9) * rows, rng.uniform(0.1, 0.9) * cols
         lay.add(_rect(cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2), top)
         centres.append((cy, cx))

@@ -156,6 +156,7 @@ def tips(rng: np.random.Generator, shape, overrides: dict) -> Scene:
     rows, cols = shape
     h = substrate(rng, shape, roughness=log_uniform(rng, 0.1, 3.0)) - log_uniform(rng, 30, 300)
     size = min(rows, cols)
+    floor = float(np.percentile(h, 50))
     if mode == "needle":
         _needle(rng, h, shape)
     elif mode == "cantilever":
@@ -165,21 +166,22 @@ def tips(rng: np.random.Generator, shape, overrides: dict) -> Scene:
                       size * rng.uniform(0.3, 0.8), sides=int(rng.choice([3, 4, 4, 8])), angle=rng.uniform(0, 6.3),
                       plateau=0.0, z=float(np.median(h)) + 5)
         h += fbm(rng, shape, 6, octaves=2) * 0.4
-    return Scene(h.astype(F32), 1.0, feature_px=size / 2, feature_nm=log_uniform(rng, 1000, 200000),
+    material = np.where(h > floor + 8, 1.0, rng.uniform(0.4, 0.9)).astype(F32)  # the far background yields less
+    return Scene(h.astype(F32), material, feature_px=size / 2, feature_nm=log_uniform(rng, 1000, 200000),
                  truth={"arrangement": mode}, style={"edge": 1.1})
 
 
 def _needle(rng, h, shape) -> None:
     rows, cols = shape
-    apex = np.array([rng.uniform(0.2, 0.8) * rows, rng.uniform(0.2, 0.8) * cols])
+    apex = np.array([rng.uniform(0.25, 0.75) * rows, rng.uniform(0.25, 0.75) * cols])
     ang = rng.uniform(0, 2 * math.pi)
     length = max(rows, cols) * 1.2
     t = np.linspace(0, 1, 24)
     path = apex[None, :] + np.stack([np.sin(ang) * t * length, -np.cos(ang) * t * length], 1)
     r_apex = log_uniform(rng, 1.0, 12.0)
-    r_base = min(rows, cols) * rng.uniform(0.12, 0.4)
+    r_base = min(rows, cols) * rng.uniform(0.15, 0.45)
     power = rng.uniform(0.6, 1.6)  # concave, conical or convex flanks
-    radii = r_apex + (r_base - r_apex) * np.clip(t / 0.5, 0.0, 1.0) ** power
+    radii = r_apex + (r_base - r_apex) * np.clip(t / 0.4, 0.0, 1.0) ** power
     stamp_tube(h, path, radii, z=float(h.max()) + 2)
     h += np.where(h > float(np.median(h)) + 1, fbm(rng, shape, 4, octaves=2) * rng.uniform(0, 0.8), 0.0)
 

@@ -144,7 +144,7 @@ def biological(rng: np.random.Generator, shape, overrides: dict) -> Scene:
 def _cells(rng, h):
     rows, cols = h.shape
     r = log_uniform(rng, 30, min(rows, cols) / 3)
-    n = int(np.clip(rng.poisson(rows * cols / (math.pi * r * r) * rng.uniform(0.2, 0.8)), 1, 30))
+    n = int(np.clip(rng.poisson(rows * cols / (math.pi * r * r) * rng.uniform(0.3, 1.0)), 1, 30))
     for _ in range(n):
         cy, cx = rng.uniform(0, rows), rng.uniform(0, cols)
         ry, rx = r * rng.uniform(0.6, 1.3), r * rng.uniform(0.6, 1.3)
@@ -155,8 +155,9 @@ def _cells(rng, h):
             stamp_tube(h, path, float(rng.uniform(1.0, 2.5)), z=0.0)
         stamp_ellipsoid(h, cy, cx, ry, rx, rng.uniform(0, math.pi), r * rng.uniform(0.3, 0.8),
                         power=float(rng.uniform(0.25, 0.6)))
-    texture = fbm(rng, h.shape, log_uniform(rng, 2, 10), octaves=2)
-    h += np.where(h > 2, texture * rng.uniform(0.5, 2.5), 0.0)
+    ruffles = fbm(rng, h.shape, log_uniform(rng, 4, 16), octaves=3)  # membrane folds and blebs
+    villi = np.clip(fbm(rng, h.shape, log_uniform(rng, 2, 5), octaves=1) - 1.2, 0, None)  # microvilli
+    h += np.where(h > 2, ruffles * rng.uniform(1.0, 4.0) + villi * rng.uniform(0, 6), 0.0)
     return 2 * r, log_uniform(rng, 3000, 60000)
 
 
@@ -187,15 +188,15 @@ def _pollen(rng, h):
         f1, f2, _ = worley(rng, h.shape, r / rng.uniform(2.5, 6))
         h += np.where(h > 1, 4.0 * np.exp(-((f2 - f1) / 2.0) ** 2), 0.0)
     else:  # echinate: spines
-        spines = fbm(rng, h.shape, r / 8, octaves=1)
-        h += np.where(h > 1, np.clip(spines - 1.0, 0, None) * r * 0.15, 0.0)
+        spines = fbm(rng, h.shape, max(2.0, r / rng.uniform(6, 14)), octaves=1)
+        h += np.where(h > 1, np.clip(spines - 0.8, 0, None) * r * 0.25, 0.0)
     return 2 * r, log_uniform(rng, 10000, 80000)
 
 
 def _erythrocytes(rng, h):
     rows, cols = h.shape
-    r = log_uniform(rng, 15, min(rows, cols) / 5)
-    n = int(np.clip(rows * cols / (math.pi * r * r) * rng.uniform(0.15, 0.9), 2, 150))
+    r = log_uniform(rng, 20, min(rows, cols) / 4)
+    n = int(np.clip(rows * cols / (math.pi * r * r) * rng.uniform(0.3, 0.9), 2, 150))
     for cy, cx in rng.uniform([0, 0], [rows, cols], (n, 2)):
         rr = r * rng.normal(1, 0.06)
         stamp_ellipsoid(h, cy, cx, rr * rng.uniform(0.85, 1.0), rr, rng.uniform(0, 3.2), rr * 0.35, power=0.35)

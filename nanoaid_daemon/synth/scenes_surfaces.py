@@ -16,10 +16,11 @@ F32 = np.float32
 
 def films(rng: np.random.Generator, shape, overrides: dict) -> Scene:
     """Grainy, cracked, smooth, wrinkled or nodular films, and layered cross-sections."""
-    mode = pick(rng, overrides, "arrangement", ["grainy", "cracked", "smooth", "wrinkled", "nodular", "cross_section"],
-                [3, 2.5, 2, 1.2, 1.2, 1])
+    mode = pick(rng, overrides, "arrangement",
+                ["grainy", "cracked", "smooth", "wrinkled", "nodular", "cross_section", "polished"],
+                [3, 2.5, 2, 1.2, 1.2, 1, 1.5])
     rows, cols = shape
-    grain = log_uniform(rng, 5, min(rows, cols) / 8)
+    grain = log_uniform(rng, 7, min(rows, cols) / 8)
     mat: np.ndarray | float = 1.0
     if mode == "grainy":
         f1, f2, ident = worley(rng, shape, grain)
@@ -45,6 +46,9 @@ def films(rng: np.random.Generator, shape, overrides: dict) -> Scene:
         f1, f2, _ = worley(rng, shape, grain, jitter=1.0)
         rad = 0.5 * (f1 + f2)
         h = rad * np.sqrt(np.clip(1.0 - (f1 / np.maximum(rad, 1e-3)) ** 2, 0.0, None)) * rng.uniform(0.4, 0.9)
+    elif mode == "polished":
+        h, mat = _polished(rng, shape, log_uniform(rng, 20, min(rows, cols) / 3))
+        grain = min(rows, cols) / 6
     else:
         h, mat = _cross_section(rng, shape)
     h = h + fbm(rng, shape, max(2.0, grain / 3), octaves=2) * rng.uniform(0.05, 0.6)
@@ -74,6 +78,28 @@ def _cracked(rng, shape, cell: float) -> np.ndarray:
     return np.where(plates > 0, plates * (thickness + curl), 0.0) + under - thickness * 0.2
 
 
+def _polished(rng, shape, grain: float):
+    """A polished section: flat, grains told apart by channelling contrast, twins, pores, scratches."""
+    rows, cols = shape
+    f1, f2, ident = worley(rng, shape, grain, jitter=1.0)
+    n = int(ident.max()) + 1
+    level = rng.uniform(0.75, 1.3, n).astype(F32)
+    mat = level[ident]
+    yy, xx = np.mgrid[0:rows, 0:cols].astype(F32)
+    twin_angle, twin_on = rng.uniform(0, np.pi, n).astype(F32), rng.random(n) < 0.3
+    u = xx * np.cos(twin_angle[ident]) + yy * np.sin(twin_angle[ident])
+    twins = twin_on[ident] & (np.sin(u / (grain * rng.uniform(0.08, 0.25))) > 0.6)
+    mat = np.where(twins, mat * rng.uniform(0.8, 1.2), mat)
+    mat = np.where(f2 - f1 < rng.uniform(0.5, 1.5), mat * 0.85, mat).astype(F32)  # grain boundaries
+    h = substrate(rng, shape, roughness=0.1)
+    for _ in range(int(rng.poisson(8))):  # pores
+        stamp_sphere(h, rng.uniform(0, rows), rng.uniform(0, cols), log_uniform(rng, 1.5, 8), flatten=-0.8)
+    ang = rng.uniform(0, np.pi)
+    scratches = np.sin((xx * np.cos(ang) + yy * np.sin(ang)) * rng.uniform(0.3, 1.5) + fbm(rng, shape, 40, 1) * 3)
+    h = h - np.clip(scratches - 0.97, 0, None) * rng.uniform(0, 20)
+    return h, mat
+
+
 def _cross_section(rng, shape):
     rows, cols = shape
     yy = np.arange(rows, dtype=F32)[:, None]
@@ -93,7 +119,7 @@ def patterned(rng: np.random.Generator, shape, overrides: dict) -> Scene:
     """Lithographic arrays: pillars, holes, line gratings, squares, rings, cones."""
     mode = pick(rng, overrides, "arrangement", ["pillars", "holes", "lines", "squares", "rings", "cones"], [3, 2.5, 2.5, 1.5, 1, 1])
     rows, cols = shape
-    period = log_uniform(rng, 10, min(rows, cols) / 4)
+    period = log_uniform(rng, 14, min(rows, cols) / 4)
     angle = float(rng.choice([0.0, 0.0, 0.0, rng.uniform(0, math.pi)])) + rng.normal(0, 0.01)
     h = substrate(rng, shape, roughness=log_uniform(rng, 0.05, 0.6))
     depth = period * rng.uniform(0.1, 0.8)
@@ -133,7 +159,7 @@ def porous(rng: np.random.Generator, shape, overrides: dict) -> Scene:
         under = worley(rng, shape, cell * 0.6, jitter=1.0)
         h = np.maximum(h, depth * 0.4 * (1 - smoothstep(0, wall, under[1] - under[0])) - depth * 0.6)
     elif mode in ("sponge", "nanoporous"):
-        scale = cell if mode == "sponge" else log_uniform(rng, 3, 10)
+        scale = cell if mode == "sponge" else log_uniform(rng, 5, 14)
         n = fbm(rng, shape, scale, octaves=2, persistence=0.4) + rng.uniform(-0.4, 0.4)
         h = depth * smoothstep(-0.15, 0.35, n) - depth * 0.5 * smoothstep(-1.5, -0.2, -n)
         cell = scale

@@ -108,6 +108,7 @@ def zeiss_cz_sem(meta: dict, image_rows: int) -> bytes:
     unnamed = ["0", "0", "0", f"{ref_pix:e}", f"{meta['magnification']:e}", "6", f"{hv:e}", "2.310000e+000",
                f"{current * 1e-9:e}", f"{meta['working_distance_mm'] * 1e-3:e}"]
     pairs = [
+        ("DP_IMAGE_STORE", f"Store resolution = {cols} * {meta.get('stored_rows', image_rows)}"),
         ("DP_DWELL_TIME", f"Dwell Time = {meta['dwell_time_us'] * 1000:.0f} ns"),
         ("DP_DETECTOR_CHANNEL", f"Signal A = {meta['detector']}"),
         ("DP_DETECTOR_TYPE", f"Detector = {meta['detector']}"),

@@ -91,6 +91,7 @@ def _metrics(head: LinearHead, feats, sources, label, split, l2) -> dict:
     clean = feats.kind == 0
     score = _sigmoid(head(feats.x)[:, 0])
     held = clean & (split != "train") & (label >= 0)
+    area = auc(score[held], label[held] == 1) if held.any() else None
     order = np.array([s.extra.get("order") if s.extra.get("order") is not None else np.nan for s in sources])[feats.source]
     graded = clean & ((split != "train") | (label < 0)) & ~np.isnan(order)
     partial = clean & (label < 0)
@@ -99,7 +100,7 @@ def _metrics(head: LinearHead, feats, sources, label, split, l2) -> dict:
         "images": {"aligned": int(sum(s.label == 1 for s in sources)), "not_aligned": int(sum(s.label == 0 for s in sources)),
                    "partial": int(sum(s.label < 0 for s in sources))},
         "heldout_accuracy": round(float(np.mean((score[held] >= 0.5) == (label[held] == 1))), 4) if held.any() else None,
-        "heldout_auc": None if not held.any() else round(auc(score[held], label[held] == 1) or 0.0, 4),
+        "heldout_auc": None if area is None else round(area, 4),
         "partial_mean_score": round(float(score[partial].mean()), 4) if partial.any() else None,
         "spearman_vs_order_parameter": None if graded.sum() < 3 else round(spearman(score[graded], order[graded]), 4),
     }

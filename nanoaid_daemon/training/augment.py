@@ -25,7 +25,7 @@ F32 = np.float32
 
 def clean_view(grey: np.ndarray, size: int) -> np.ndarray:
     """The inference-time view (databar already cut): [size, size] in [0, 1]."""
-    return to_unit(resize_float(grey.astype(F32, copy=False), size, size))
+    return to_unit(resize_float(grey.astype(F32, copy=False), size, size), "percentile")
 
 
 def _crop_box(rng: np.random.Generator, rows: int, cols: int) -> tuple[float, float, float, float]:
@@ -96,7 +96,7 @@ def augmented_view(rng: np.random.Generator, grey: np.ndarray, bar_rows: int, si
         view = resize_float(small, size, size)
     else:
         view = resize_float(frame, size, size, box=box)
-    v = to_unit(view)
+    v = to_unit(view, "percentile")
     if rng.random() < 0.5:
         v = v[:, ::-1]
     if rng.random() < 0.5:

@@ -4,7 +4,7 @@ Encoder: at each depth a 3×3 convolution + ReLU (the activation shown as ``enc<
 2×2 max-pooling; decoder: nearest-neighbour upsampling + 3×3 convolutions back to one channel.
 Trained to reconstruct SEM images (pixel-wise MSE), its encoder activations show how the image
 decomposes into edges, textures and larger structures. Fully convolutional, so it is trained on
-random 128-px patches of frames resized to the 256-px input, and runs on the whole 256-px frame.
+random 64-px patches of frames resized to the 256-px input, and runs on the whole 256-px frame.
 """
 from __future__ import annotations
 

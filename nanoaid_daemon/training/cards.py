@@ -12,6 +12,8 @@ SPLIT_RULE = ("split fixed by the sha256 of each file's content: the first 15 % 
               "the next 15 % validation, the rest training (adding images never moves existing ones)")
 
 SYNTHETIC_LIMITS = (
+    f"A facility should retrain this model on the NFFA-Europe dataset or on its own labelled images, with one "
+    f"command: `{RETRAIN}` (DATA laid out as one folder per class). "
     "Trained on synthetic SEM frames only (procedurally generated scenes rendered with SE/BSE contrast, "
     "detector noise, scan distortion and databars); no real image was used for training. The synthetic test "
     "accuracy measures how well the classes of the generator are separated, not accuracy on real frames: "
@@ -58,6 +60,7 @@ def classifier_card(opts, summary: dict, feat_hw: tuple[int, int]) -> dict:
     test = summary.get("test") or {}
     metrics = {
         "test_split": test,
+        "unseen_subtypes": summary.get("unseen_subtypes"),
         "validation_clean": summary["validation"],
         "alignment": summary["alignment"],
         "reproduce": getattr(opts, "reproduce", []),
@@ -75,7 +78,7 @@ def classifier_card(opts, summary: dict, feat_hw: tuple[int, int]) -> dict:
         "calibration": {
             "method": "temperature",
             "temperature": round(summary["temperature"], 6),
-            "fitted_on": "validation split, heavily perturbed views (noise, blur, contrast, crops, JPEG)",
+            "fitted_on": summary["calibrated_on"],
             "temperature_if_fitted_on_clean_validation": round(summary["temperature_clean"], 6),
         },
         "architecture": (f"EfficientNet-Lite0 (ImageNet weights), {'frozen' if not opts.finetune_blocks else f'last {opts.finetune_blocks} blocks fine-tuned'}; "

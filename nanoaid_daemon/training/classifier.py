@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -29,11 +30,12 @@ from ..evaluation.metrics import classification_report
 from ..sidecar import CLASSES
 from .alignment import train_alignment
 from .backbone import EMBED_DIM, N_BLOCKS, load_backbone
+from .calibration import choose_head
 from .cards import classifier_card
 from .export import CLASSIFIER_OUTPUTS, ClassifierGraph, check_onnx, export_onnx, write_card
-from .features import FeatureSet, Source, TrunkRunner, ViewCounts, extract_features, to_tensor
+from .features import Source, TrunkRunner, ViewCounts, extract_features, to_tensor
 from .finetune import finetune_tail
-from .heads import LinearHead, fit_softmax, fit_temperature, softmax_nll
+from .heads import fit_temperature
 from .testsplit import evaluate_exported
 
 __all__ = ["ClassifierOptions", "train_classifier", "set_determinism"]
@@ -72,10 +74,22 @@ def set_determinism(seed: int, threads: int) -> None:
     torch.use_deterministic_algorithms(True)
 
 
+def _subtypes(folder: Path) -> dict[str, str]:
+    """'Class/file.png' → sub-type, from a synthetic set's truth.jsonl (absent for real folders)."""
+    index = Path(folder) / "truth.jsonl"
+    if not index.is_file():
+        return {}
+    rows = (json.loads(line) for line in index.read_text(encoding="utf-8").splitlines() if line.strip())
+    return {row["file"]: row.get("truth", {}).get("arrangement") for row in rows}
+
+
 def _sources(folders: list[Path]) -> list[Source]:
     out = []
     for folder in folders:
-        out += [Source(it.path, it.label, it.sha256, it.split) for it in scan_labelled(folder)]
+        kinds = _subtypes(folder)
+        for it in scan_labelled(folder):
+            key = f"{it.path.parent.name}/{it.path.name}"
+            out.append(Source(it.path, it.label, it.sha256, it.split, {"arrangement": kinds.get(key)}))
     seen, unique = set(), []
     for src in out:  # the same file twice (two folders, or a copy) counts once
         if src.sha256 not in seen:
@@ -103,22 +117,9 @@ def _progress(say, what: str, every: int = 200):
     return report
 
 
-def _rows(feats: FeatureSet, sources: list[Source], split: str, kinds) -> np.ndarray:
+def _rows(feats, sources: list[Source], split: str, kinds) -> np.ndarray:
     wanted = np.array([i for i, s in enumerate(sources) if s.split == split], np.int64)
     return feats.select(wanted, kinds)
-
-
-def _select_head(x: np.ndarray, y: np.ndarray, calib_x: np.ndarray, calib_y: np.ndarray, grid, say) -> tuple[LinearHead, float, float]:
-    best = None
-    for l2 in grid:
-        head = fit_softmax(x, y, len(CLASSES), l2)
-        logits = head(calib_x)
-        t = fit_temperature(logits, calib_y)
-        nll = softmax_nll(logits, calib_y, t)
-        say(f"head l2={l2:g}: calibrated log-loss on perturbed validation views {nll:.4f} (T={t:.2f})")
-        if best is None or nll < best[0] - 1e-4:
-            best = (nll, l2, head, t)
-    return best[2], best[1], best[3]
 
 
 def train_classifier(opts: ClassifierOptions) -> dict:
@@ -140,14 +141,13 @@ def train_classifier(opts: ClassifierOptions) -> dict:
     feats = extract_features(runner, sources, _counts(opts), size=opts.input_size, seed=opts.seed,
                              progress=_progress(opts.say, "features"))
     y_all = labels[feats.source]
-    train_rows = _rows(feats, sources, "train", (0, 1))
-    calib_rows = _rows(feats, sources, "val", (2,))
     clean_val = _rows(feats, sources, "val", (0,))
     finetune_info = None
     if opts.finetune_blocks:
-        feats, finetune_info = finetune_tail(model, cut, feats, y_all, train_rows, clean_val, opts)
-    head, l2, temperature = _select_head(feats.x[train_rows], y_all[train_rows], feats.x[calib_rows],
-                                         y_all[calib_rows], opts.l2_grid, opts.say)
+        feats, finetune_info = finetune_tail(model, cut, feats, y_all, _rows(feats, sources, "train", (0, 1)),
+                                             clean_val, opts)
+    choice = choose_head(feats, sources, y_all, opts.l2_grid, opts.seed, opts.say)
+    head, l2, temperature = choice.head, choice.l2, choice.temperature
     t_clean = fit_temperature(head(feats.x[clean_val]), y_all[clean_val])
     val_report = classification_report(_softmax(head(feats.x[clean_val]), temperature), y_all[clean_val], CLASSES)
     opts.say(f"validation (clean views): accuracy {val_report['accuracy']:.3f}, T={temperature:.2f} (clean-fit T {t_clean:.2f})")
@@ -161,6 +161,7 @@ def train_classifier(opts: ClassifierOptions) -> dict:
     test = evaluate_exported(model_path, opts, [s for s in sources if s.split == "test"])
     summary = {
         "l2": l2, "temperature": temperature, "temperature_clean": t_clean, "splits": splits,
+        "calibrated_on": choice.fitted_on, "unseen_subtypes": choice.unseen,
         "validation": {k: val_report[k] for k in ("accuracy", "top2_accuracy", "ece")},
         "test": test, "alignment": align.metrics, "finetune": finetune_info, "onnx_max_deviation": deviation,
         "per_class_images": {CLASSES[c]: int(np.sum(labels == c)) for c in range(len(CLASSES))},

@@ -36,12 +36,13 @@ def finetune_tail(model, cut: int, feats: FeatureSet, y_all: np.ndarray, train_r
     for p in tail.parameters():
         p.requires_grad_(True)
     head = nn.Linear(EMBED_DIM, len(CLASSES))
-    nn.init.zeros_(head.weight)
-    nn.init.zeros_(head.bias)
+    gen = torch.Generator().manual_seed(opts.seed)
+    with torch.no_grad():  # small random weights: a zero head would pass no gradient to the tail at first
+        head.weight.normal_(0.0, 0.01, generator=gen)
+        head.bias.zero_()
     opt = torch.optim.AdamW([{"params": tail.parameters(), "lr": 1e-4}, {"params": head.parameters(), "lr": 1e-3}],
                             weight_decay=1e-4)
     weight = torch.from_numpy(class_weights(y_all[train_rows], len(CLASSES)))
-    gen = torch.Generator().manual_seed(opts.seed)
     history = []
     for epoch in range(opts.finetune_epochs):
         tail.train()

@@ -32,9 +32,9 @@ class AutoencoderOptions:
     name: str = "sem-autoencoder"
     version: str = "1.0.0"
     input_size: int = 256
-    patch: int = 128
-    per_image: int = 4
-    epochs: int = 6
+    patch: int = 64
+    per_image: int = 3
+    epochs: int = 4
     channels: tuple[int, ...] = (16, 32, 48, 64)
     max_images: int | None = None
     seed: int = 0
@@ -98,12 +98,12 @@ def train_autoencoder(opts: AutoencoderOptions) -> dict:
 class AllOptions:
     out: Path
     work: Path
-    per_class: int = 300
-    align_count: int = 420
+    per_class: int = 500
+    align_count: int = 560
     seed: int = 2024
-    views: int = 2
-    ae_epochs: int = 6
-    ae_images: int = 1200
+    views: int = 3
+    ae_epochs: int = 4
+    ae_images: int = 1000
     threads: int = 2
     say: Callable[[str], None] = log.info
 

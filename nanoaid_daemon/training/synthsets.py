@@ -7,12 +7,15 @@
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..evaluation.folders import IMAGE_SUFFIXES, split_of
 from ..hashing import sha256_file
+from .. import synth
 from ..synth import write_dataset
 from .features import Source
 
@@ -22,6 +25,14 @@ ALIGN_FOLDERS = {"aligned": 1, "not_aligned": 0, "partial": -1}
 _ALIGN_PLAN = ("aligned", "aligned", "vertical", "random", "random", "entangled", "partial")
 
 
+def generator_fingerprint() -> str:
+    """sha256 over the generator's source files: a changed generator never reuses stale frames."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(synth.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _stamp(folder: Path, recipe: dict) -> bool:
     """True when ``folder`` already holds exactly this recipe's output (it is then reused)."""
     stamp = folder / "recipe.json"
@@ -29,8 +40,10 @@ def _stamp(folder: Path, recipe: dict) -> bool:
 
 
 def ensure_classification_set(folder: Path, per_class: int, seed: int, workers: int = 1, progress=None) -> Path:
-    recipe = {"kind": "classification", "per_class": per_class, "seed": seed, "size": "mixed", "version": 1}
+    recipe = {"kind": "classification", "per_class": per_class, "seed": seed, "size": "mixed",
+              "generator": generator_fingerprint()}
     if not _stamp(folder, recipe):
+        shutil.rmtree(folder, ignore_errors=True)
         write_dataset(folder, per_class, seed, size="mixed", bits=0, workers=workers, progress=progress)
         (folder / "recipe.json").write_text(json.dumps(recipe))
     return folder
@@ -38,8 +51,9 @@ def ensure_classification_set(folder: Path, per_class: int, seed: int, workers: 
 
 def ensure_alignment_set(folder: Path, count: int, seed: int, workers: int = 1, progress=None) -> Path:
     """``count`` nanowire frames split over aligned / not aligned / partial by a fixed plan."""
-    recipe = {"kind": "alignment", "count": count, "seed": seed, "size": "mixed", "version": 1}
+    recipe = {"kind": "alignment", "count": count, "seed": seed, "size": "mixed", "generator": generator_fingerprint()}
     if not _stamp(folder, recipe):
+        shutil.rmtree(folder, ignore_errors=True)
         plan = [_ALIGN_PLAN[i % len(_ALIGN_PLAN)] for i in range(count)]
         folder_of = {"aligned": "aligned", "vertical": "aligned", "random": "not_aligned",
                      "entangled": "not_aligned", "partial": "partial"}

@@ -149,3 +149,21 @@ def test_synth_command_writes_an_nffa_layout_reproducibly(tmp_path, capsys):
     rows = [json.loads(line) for line in (tmp_path / "a" / "truth.jsonl").read_text().splitlines()]
     assert {r["class"] for r in rows} == {"Tips", "Powder"}
     assert main(["synth", str(tmp_path / "c"), "--classes", "Graphene"]) == 2
+
+
+@pytest.mark.parametrize("vendor,style,reader", [("fei", "fei", "fei"), ("zeiss", "zeiss", "zeiss"),
+                                                 ("none", "plain", "generic")])
+def test_the_readers_take_synthetic_frames_for_real_ones(tmp_path, vendor, style, reader):
+    from nanoaid_daemon.config import load_settings
+    from nanoaid_daemon.host import PluginHost
+
+    frame = render("Particles", 8, size=(480, 640), databar=True, databar_style=style)
+    read = PluginHost.load(load_settings(), kinds=("reader",)).read(write_frame(frame, tmp_path / "p.tif", vendor=vendor))
+    page = read.primary
+    assert read.reader == reader and page.databar_rows == frame.databar_rows
+    assert np.array_equal(page.pixels, frame.pixels)
+    if vendor != "none":
+        ins = page.instrument
+        assert ins.beam_energy.value == pytest.approx(frame.meta["beam_energy_kv"])
+        assert ins.pixel_size.x.value == pytest.approx(frame.meta["pixel_size_nm"], rel=1e-3)
+        assert ins.working_distance.value == pytest.approx(frame.meta["working_distance_mm"], abs=1e-3)

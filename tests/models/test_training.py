@@ -130,3 +130,17 @@ def test_autoencoder_rebuild_is_byte_identical(trained, tmp_path):
         summary = train_autoencoder(opts)
         shas.append(file_sha256(summary["model"]))
     assert shas[0] == shas[1]
+
+
+def test_fine_tuning_the_last_blocks_changes_the_backbone_and_still_exports(trained, tmp_path):
+    out = tmp_path / "models"
+    assert main(["train", "classifier", str(trained / "data"), "--out", str(out), "--work", str(trained / "work"),
+                 "--input-size", str(SIZE), "--views", "1", "--align-count", "14", "--finetune-blocks", "1",
+                 "--finetune-epochs", "1"]) == 0
+    card, tuned = verify_model(out / "nffa-classifier.card.json")
+    assert card.training["fine_tuning"]["blocks"] == 1 and "fine-tuned" in card.architecture
+    frozen = trained / "models" / "nffa-classifier.onnx"
+    x = np.stack([prepare(render("Tips", 5, size=(144, 192)).pixels, card.input)])
+    emb_tuned = _session(tuned).run(["embedding"], {"image": x})[0]
+    emb_frozen = _session(frozen).run(["embedding"], {"image": x})[0]
+    assert np.abs(emb_tuned - emb_frozen).max() > 1e-5  # two small Adam steps, but the backbone moved
