@@ -26,6 +26,7 @@ COMMANDS = (
     "inspect",
     "status",
     "quarantine",
+    "batch",
     "config",
     "plugins",
     "schema",

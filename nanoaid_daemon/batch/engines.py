@@ -1,0 +1,229 @@
+"""Where chunks run: a local process pool, a local Dask cluster, or a running Dask scheduler.
+
+The driver sees one small interface: ``slots()`` (how many chunks to keep in flight),
+``submit(fn, *args, avoid=)`` (a future; ``avoid`` names a worker a retry should not go back to),
+``collect(future)`` (the result and where it ran, or :class:`TaskLost`) and ``close(kill=)``.
+
+The local pool is N single-process executors rather than one N-process executor: when a worker
+process dies, exactly the chunk it held is known to be lost, and only that slot is replaced
+(a shared executor would break every chunk in flight at once).
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable
+
+from ..errors import ConfigError, NanoaidError
+from .tasks import THREAD_ENV, pool_worker_init
+
+__all__ = ["TaskLost", "BatchAborted", "PoolEngine", "DaskEngine", "dask_available"]
+
+log = logging.getLogger(__name__)
+
+
+class TaskLost(Exception):
+    """A chunk did not come back: its worker died (or the task itself raised)."""
+
+    def __init__(self, where: str | None, reason: str):
+        super().__init__(reason)
+        self.where = where
+        self.reason = reason
+
+
+class BatchAborted(NanoaidError, RuntimeError):
+    """The batch cannot go on (scheduler gone, workers cannot load the pipeline); ``--resume`` continues."""
+
+
+def dask_available() -> bool:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _need_dask(what: str) -> None:
+    if not dask_available():
+        raise ConfigError(f"{what} needs Dask: pip install 'nanoaid-daemon[batch]' (dask[distributed])")
+
+
+class PoolEngine:
+    """A local pool of ``workers`` processes (spawned, so no driver state leaks into them)."""
+
+    def __init__(self, workers: int, *, threads: int | None = None):
+        self.workers = max(1, int(workers))
+        self.threads = threads
+        self._ctx = multiprocessing.get_context("spawn")
+        self._slots: list[ProcessPoolExecutor | None] = [None] * self.workers
+        self._running: dict[Future, int] = {}
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        return f"local process pool of {self.workers} worker{'s' * (self.workers != 1)}"
+
+    def slots(self) -> int:
+        return self.workers
+
+    def _executor(self, slot: int) -> ProcessPoolExecutor:
+        ex = self._slots[slot]
+        if ex is None:
+            if self.threads is not None:  # inherited by the spawned process
+                for name in THREAD_ENV:
+                    os.environ.setdefault(name, str(self.threads))
+            ex = ProcessPoolExecutor(1, mp_context=self._ctx, initializer=pool_worker_init,
+                                     initargs=(os.getpid(),))
+            self._slots[slot] = ex
+        return ex
+
+    def _free_slot(self, avoid: str | None) -> int:
+        with self._lock:
+            busy = set(self._running.values())
+        free = [i for i in range(self.workers) if i not in busy]
+        if not free:
+            raise RuntimeError("no free pool slot: the driver submitted more than slots() chunks")
+        preferred = [i for i in free if f"pool-{i}" != avoid]
+        return (preferred or free)[0]
+
+    def submit(self, fn: Callable, *args: Any, avoid: str | None = None) -> Future:
+        slot = self._free_slot(avoid)
+        try:
+            future = self._executor(slot).submit(fn, *args)
+        except BrokenProcessPool:  # died while idle: nothing was lost, start it afresh
+            self._replace(slot)
+            future = self._executor(slot).submit(fn, *args)
+        with self._lock:
+            self._running[future] = slot
+        return future
+
+    def collect(self, future: Future) -> tuple[Any, str]:
+        with self._lock:
+            slot = self._running.pop(future)
+        where = f"pool-{slot}"
+        try:
+            return future.result(), where
+        except BrokenProcessPool:
+            self._replace(slot)
+            raise TaskLost(where, f"worker process {where} died") from None
+        except Exception as exc:
+            raise TaskLost(where, f"{type(exc).__name__}: {exc}") from exc
+
+    def _replace(self, slot: int) -> None:
+        ex, self._slots[slot] = self._slots[slot], None
+        if ex is not None:
+            _terminate(ex)
+
+    def close(self, *, kill: bool = False) -> None:
+        for slot, ex in enumerate(self._slots):
+            if ex is None:
+                continue
+            if kill:
+                _terminate(ex)
+            else:
+                ex.shutdown(wait=True)
+            self._slots[slot] = None
+
+
+def _terminate(ex: ProcessPoolExecutor) -> None:
+    """Stop an executor now, work in hand included (Python < 3.14 has no public way)."""
+    stop = getattr(ex, "terminate_workers", None)
+    if stop is not None:
+        stop()
+    else:
+        for proc in list((getattr(ex, "_processes", None) or {}).values()):
+            if proc.is_alive():
+                proc.terminate()
+    ex.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskEngine:
+    """A Dask ``Client``: on a local cluster it starts (``workers``) or on a scheduler at ``address``.
+
+    On the local cluster the scheduler gives up on a task at the first worker death
+    (``allowed-failures = 0``), so the driver's own rule applies: each frame of the lost chunk is
+    retried once, alone, on another worker. A remote scheduler keeps its own setting, and the
+    driver's rule applies after it.
+    """
+
+    def __init__(self, *, workers: int | None = None, address: str | None = None, threads: int | None = None):
+        _need_dask("--workers/--scheduler")
+        import dask
+        from distributed import Client, LocalCluster
+
+        self.address = address
+        self.threads = threads
+        self._cluster = None
+        self._nthreads: tuple[float, int] = (0.0, 0)
+        if logging.getLogger().getEffectiveLevel() > logging.INFO:  # Dask's INFO lines drown the progress
+            logging.getLogger("distributed").setLevel(logging.WARNING)
+        if address is None:
+            env = {name: str(threads) for name in THREAD_ENV} if threads else {}
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                self._cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
+                                             dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                                             env=env)
+            self.client = Client(self._cluster)
+        else:
+            try:
+                self.client = Client(address, timeout="20s")
+            except (OSError, TimeoutError) as exc:
+                raise BatchAborted(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+        self.workers = workers
+
+    def describe(self) -> str:
+        if self._cluster is not None:
+            return f"local Dask cluster of {self.workers} worker{'s' * (self.workers != 1)}"
+        return f"Dask scheduler {self.address} ({self._threads()} worker threads now)"
+
+    def _threads(self) -> int:
+        stamp, count = self._nthreads
+        if time.monotonic() - stamp > 2.0:
+            try:
+                count = sum(self.client.nthreads().values())
+            except Exception as exc:
+                raise BatchAborted(f"lost the Dask scheduler: {exc}") from exc
+            self._nthreads = (time.monotonic(), count)
+        return count
+
+    def slots(self) -> int:
+        # One chunk queued behind each running one keeps every worker thread busy.
+        return 2 * max(1, self._threads())
+
+    def submit(self, fn: Callable, *args: Any, avoid: str | None = None) -> Any:
+        others = [w for w in self.client.nthreads() if w != avoid] if avoid else []
+        if others:
+            return self.client.submit(fn, *args, pure=False, workers=others, allow_other_workers=True)
+        return self.client.submit(fn, *args, pure=False)
+
+    def collect(self, future: Any) -> tuple[Any, str]:
+        from distributed import KilledWorker
+
+        try:
+            value = future.result()
+        except KilledWorker as exc:
+            last = getattr(exc, "last_worker", None)
+            where = getattr(last, "address", None)
+            raise TaskLost(where, f"Dask worker {where or ''} died while running it".replace("  ", " ")) from None
+        except (OSError, TimeoutError) as exc:
+            raise BatchAborted(f"lost the Dask scheduler: {exc}") from exc
+        except Exception as exc:
+            if type(exc).__name__ == "CancelledError":
+                raise BatchAborted(f"the Dask scheduler cancelled the work: {exc}") from exc
+            raise TaskLost(None, f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            future.release()
+        return value, getattr(value, "worker", None) or "dask"
+
+    def close(self, *, kill: bool = False) -> None:
+        try:
+            self.client.close(timeout=10 if not kill else 2)
+        except Exception as exc:  # closing a client whose scheduler is gone
+            log.debug("closing the Dask client: %s", exc)
+        if self._cluster is not None:
+            self._cluster.close(timeout=10)
+            self._cluster = None
