@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from ..journal import Journal
 from .discovery import default_chunk_size, discover
 from .driver import Driver
-from .engines import BatchAborted, DaskEngine, PoolEngine
+from .engines import BatchAborted, DaskEngine, PoolEngine, dask_available
 from .progress import Progress
 from .report import BatchReport, render_text
 from .runstate import now_utc, read_run, refuse_live_daemon, state_lock, write_run
@@ -44,16 +44,24 @@ class BatchOptions:
     progress_interval_s: float = 30.0
     tty: bool | None = None
 
+    def check(self) -> None:
+        """Usage errors surface before anything is scanned or started."""
+        if self.workers is not None and self.scheduler is not None:
+            raise ConfigError("give either --workers (a local Dask cluster) or --scheduler (a running one), not both")
+        for name in ("workers", "pool", "chunk_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
+        if (self.workers is not None or self.scheduler is not None) and not dask_available():
+            raise ConfigError("--workers/--scheduler need Dask: pip install 'nanoaid-daemon[batch]'")
+
 
 def make_engine(options: BatchOptions, settings: Settings):
     """Local pool by default; ``workers`` → a local Dask cluster; ``scheduler`` → a remote one."""
-    if options.workers is not None and options.scheduler is not None:
-        raise ConfigError("give either --workers (a local Dask cluster) or --scheduler (a running one), not both")
+    options.check()
     if options.scheduler is not None:
         return DaskEngine(address=options.scheduler)
     if options.workers is not None:
-        if options.workers < 1:
-            raise ConfigError(f"--workers must be at least 1, not {options.workers}")
         return DaskEngine(workers=options.workers, threads=1 if options.workers > 1 else None)
     size = options.pool or settings.pipeline.workers()
     return PoolEngine(size, threads=1 if size > 1 else None)
@@ -73,6 +81,7 @@ def start_bus(settings: Settings, journal: Journal, state_dir: Path):
 def run_batch(settings: Settings, options: BatchOptions | None = None, *, stream: TextIO | None = None) -> BatchReport:
     """Process every unfinished frame under ``settings.watch.root``; returns the summary."""
     options = options or BatchOptions()
+    options.check()
     if settings.watch.root is None:
         raise ConfigError("no archive folder given: pass ROOT")
     root = Path(settings.watch.root).absolute()

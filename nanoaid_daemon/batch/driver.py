@@ -119,6 +119,8 @@ class Driver:
         self._fill()  # the workers get new chunks before the driver spends time committing
         done = sum(r.kind == "processed" for r in result.items)
         self.report.note_chunk(result.worker, done, result.cpu_s, result.max_rss_mb)
+        if task.retry:
+            self.report.note_retry(task.items[0].path, task.avoid, where)
         if task.kind == "hash":
             self._hashed(result)
         else:
@@ -171,9 +173,10 @@ class Driver:
                 self._not_processed(item, r)
 
     def _lost(self, task: _Task, lost: TaskLost) -> None:
-        self.report.workers_lost += 1
+        self.report.tasks_lost += 1
         if task.retry:
             (item,) = task.items
+            self.report.note_retry(item.path, task.avoid, lost.where)
             self._fail(item, f"WorkerLost: {lost.reason}, twice (retried once elsewhere)", lost.reason)
             return
         log.warning("a %s chunk of %d frames was lost (%s); each is retried once elsewhere",

@@ -1,8 +1,10 @@
 """Where chunks run: a local process pool, a local Dask cluster, or a running Dask scheduler.
 
 The driver sees one small interface: ``slots()`` (how many chunks to keep in flight),
-``submit(fn, *args, avoid=)`` (a future; ``avoid`` names a worker a retry should not go back to),
-``collect(future)`` (the result and where it ran, or :class:`TaskLost`) and ``close(kill=)``.
+``submit(fn, *args, avoid=)`` (``avoid`` names the worker a retry must not go back to),
+``collect(future)`` (the result and the worker it ran on, or :class:`TaskLost`) and
+``close(kill=)``. Workers are named as the tasks name themselves (``host:pid`` in the pool, the
+worker address in Dask), so a replaced process is a different worker.
 
 The local pool is N single-process executors rather than one N-process executor: when a worker
 process dies, exactly the chunk it held is known to be lost, and only that slot is replaced
@@ -61,6 +63,7 @@ class PoolEngine:
         self.threads = threads
         self._ctx = multiprocessing.get_context("spawn")
         self._slots: list[ProcessPoolExecutor | None] = [None] * self.workers
+        self._who: list[str | None] = [None] * self.workers  # the worker each slot last ran on
         self._running: dict[Future, int] = {}
         self._lock = threading.Lock()
 
@@ -81,14 +84,21 @@ class PoolEngine:
             self._slots[slot] = ex
         return ex
 
-    def _free_slot(self, avoid: str | None) -> int:
+    def _free(self, avoid: str | None) -> list[int]:
         with self._lock:
             busy = set(self._running.values())
-        free = [i for i in range(self.workers) if i not in busy]
+        return [i for i in range(self.workers) if i not in busy and (avoid is None or self._who[i] != avoid)]
+
+    def _free_slot(self, avoid: str | None) -> int:
+        """A free slot not running on ``avoid``; failing that, a free one given a fresh process."""
+        free = self._free(avoid)
+        if free:
+            return free[0]
+        free = self._free(None)
         if not free:
             raise RuntimeError("no free pool slot: the driver submitted more than slots() chunks")
-        preferred = [i for i in free if f"pool-{i}" != avoid]
-        return (preferred or free)[0]
+        self._replace(free[0])
+        return free[0]
 
     def submit(self, fn: Callable, *args: Any, avoid: str | None = None) -> Future:
         slot = self._free_slot(avoid)
@@ -104,17 +114,20 @@ class PoolEngine:
     def collect(self, future: Future) -> tuple[Any, str]:
         with self._lock:
             slot = self._running.pop(future)
-        where = f"pool-{slot}"
         try:
-            return future.result(), where
+            value = future.result()
         except BrokenProcessPool:
+            where = self._who[slot] or f"pool slot {slot}"
             self._replace(slot)
             raise TaskLost(where, f"worker process {where} died") from None
         except Exception as exc:
-            raise TaskLost(where, f"{type(exc).__name__}: {exc}") from exc
+            raise TaskLost(self._who[slot], f"{type(exc).__name__}: {exc}") from exc
+        self._who[slot] = value.worker
+        return value, value.worker
 
     def _replace(self, slot: int) -> None:
         ex, self._slots[slot] = self._slots[slot], None
+        self._who[slot] = None
         if ex is not None:
             _terminate(ex)
 
@@ -170,7 +183,7 @@ class DaskEngine:
             self.client = Client(self._cluster)
         else:
             try:
-                self.client = Client(address, timeout="20s")
+                self.client = Client(address)  # waits distributed.comm.timeouts.connect (Dask config)
             except (OSError, TimeoutError) as exc:
                 raise BatchAborted(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
         self.workers = workers

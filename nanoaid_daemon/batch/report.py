@@ -34,7 +34,7 @@ class BatchReport:
     vanished: int = 0
     changed: int = 0
     retried: int = 0
-    workers_lost: int = 0
+    tasks_lost: int = 0
     wall_s: float = 0.0
     driver_cpu_s: float = 0.0
     worker_cpu_s: float = 0.0
@@ -43,6 +43,7 @@ class BatchReport:
     rejected_by_code: dict[str, int] = field(default_factory=dict)
     rejected_examples: list[dict[str, str]] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
+    retries: list[dict[str, str | None]] = field(default_factory=list)
     workers: dict[str, WorkerStats] = field(default_factory=dict)
 
     # -- bookkeeping -------------------------------------------------------------------------
@@ -63,6 +64,10 @@ class BatchReport:
     def note_failed(self, path: str, reason: str) -> None:
         self.failed += 1
         self.failures.append({"path": path, "reason": reason})
+
+    def note_retry(self, path: str, failed_on: str | None, retried_on: str | None) -> None:
+        if len(self.retries) < 1000:
+            self.retries.append({"path": path, "failed_on": failed_on, "retried_on": retried_on})
 
     def note_chunk(self, worker: str, frames: int, cpu_s: float, rss_mb: float | None) -> None:
         stats = self.workers.setdefault(worker, WorkerStats())
@@ -122,8 +127,8 @@ def render_text(r: BatchReport) -> str:
              f"  skipped     {r.known + r.duplicates} by content hash ({r.duplicates} duplicate copies)",
              f"  rejected    {r.rejected}" + (f"  ({', '.join(f'{c}: {n}' for c, n in sorted(r.rejected_by_code.items()))})"
                                                if r.rejected else ""),
-             f"  failed      {r.failed}" + (f"  (retried once elsewhere; {r.workers_lost} worker loss(es))"
-                                             if r.failed or r.workers_lost else "")]
+             f"  failed      {r.failed}",
+             f"  retried     {r.retried} once elsewhere ({r.tasks_lost} chunks lost with their worker)"]
     for example in r.rejected_examples[:_EXAMPLES]:
         reason = example["reason"].removeprefix(f"{example['path']}: ")
         lines.append(f"      rejected {example['path']}: {reason}")

@@ -97,11 +97,7 @@ def _pipeline(spec: WorkerSpec):
         from ..pipeline import Pipeline
 
         settings = Settings.model_validate(spec.settings)
-        if spec.threads is not None and settings.models.intra_op_threads is None:
-            settings.models.intra_op_threads = spec.threads
-            for name in THREAD_ENV:
-                os.environ.setdefault(name, str(spec.threads))
-        runtime = _default_runtime_factory(settings)
+        runtime = _default_runtime_factory(_with_threads(settings, spec.threads))
         host = PluginHost.load(settings, runtime=runtime)
         if not host.readers:
             if runtime is not None and hasattr(runtime, "close"):
@@ -110,6 +106,16 @@ def _pipeline(spec: WorkerSpec):
                               "install nanoaid-daemon (and its plugins) on every worker")
         _loaded.update(key=spec.key, pipeline=Pipeline(settings, host, root=Path(spec.root)), runtime=runtime)
         return _loaded["pipeline"]
+
+
+def _with_threads(settings: Settings, threads: int | None) -> Settings:
+    """Settings for the runtime only: the thread count is how this host runs, not what it computes,
+    so the sidecar's config hash stays the driver's."""
+    if threads is None or settings.models.intra_op_threads is not None:
+        return settings
+    for name in THREAD_ENV:
+        os.environ.setdefault(name, str(threads))
+    return settings.model_copy(update={"models": settings.models.model_copy(update={"intra_op_threads": threads})})
 
 
 def _release() -> None:

@@ -62,14 +62,13 @@ def _interrupt(signum, frame):
 def run(args) -> int:
     from ..batch import BatchOptions, render_text, run_batch
 
-    if args.chunk_size is not None and args.chunk_size < 1:
-        raise ConfigError("--chunk-size must be at least 1")
+    options = BatchOptions(workers=args.workers, scheduler=args.scheduler, chunk_size=args.chunk_size,
+                           progress_interval_s=args.progress_interval)
+    options.check()
     state = settings_from_args(args, state_dir=args.state).state_dir
     root, output = _where(args, Path(state).absolute())
     settings = settings_from_args(args, **{"watch.root": Path(root).absolute(), "state_dir": args.state,
                                            "output.root": Path(output).absolute() if output else None})
-    options = BatchOptions(workers=args.workers, scheduler=args.scheduler, chunk_size=args.chunk_size,
-                           progress_interval_s=args.progress_interval)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         report = run_batch(settings, options, stream=sys.stderr)
