@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from ..errors import ConfigError, NanoaidError
 from .tasks import THREAD_ENV, pool_worker_init
@@ -102,11 +104,12 @@ class PoolEngine:
 
     def submit(self, fn: Callable, *args: Any, avoid: str | None = None) -> Future:
         slot = self._free_slot(avoid)
-        try:
-            future = self._executor(slot).submit(fn, *args)
-        except BrokenProcessPool:  # died while idle: nothing was lost, start it afresh
-            self._replace(slot)
-            future = self._executor(slot).submit(fn, *args)
+        with _sigint_blocked():  # a process spawned now starts deaf to the terminal's Ctrl-C
+            try:
+                future = self._executor(slot).submit(fn, *args)
+            except BrokenProcessPool:  # died while idle: nothing was lost, start it afresh
+                self._replace(slot)
+                future = self._executor(slot).submit(fn, *args)
         with self._lock:
             self._running[future] = slot
         return future
@@ -140,6 +143,21 @@ class PoolEngine:
             else:
                 ex.shutdown(wait=True)
             self._slots[slot] = None
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT here while worker processes may be spawned: they inherit the blocked mask, and
+    a Ctrl-C meanwhile is not lost but delivered to the driver right after."""
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None:
+        yield
+        return
+    mask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        mask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _terminate(ex: ProcessPoolExecutor) -> None:
@@ -179,7 +197,7 @@ class DaskEngine:
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                 self._cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
                                              dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
-                                             env=env)
+                                             env=env, preload=["nanoaid_daemon.batch.dask_setup"])
             self.client = Client(self._cluster)
         else:
             try:

@@ -128,7 +128,8 @@ def render_text(r: BatchReport) -> str:
              f"  rejected    {r.rejected}" + (f"  ({', '.join(f'{c}: {n}' for c, n in sorted(r.rejected_by_code.items()))})"
                                                if r.rejected else ""),
              f"  failed      {r.failed}",
-             f"  retried     {r.retried} once elsewhere ({r.tasks_lost} chunks lost with their worker)"]
+             f"  retried     {r.retried}" + (f"  (once each, on another worker; {r.tasks_lost} chunks lost with "
+                                               "their worker)" if r.retried else "")]
     for example in r.rejected_examples[:_EXAMPLES]:
         reason = example["reason"].removeprefix(f"{example['path']}: ")
         lines.append(f"      rejected {example['path']}: {reason}")
