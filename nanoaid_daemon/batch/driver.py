@@ -192,8 +192,11 @@ class Driver:
         try:
             self.journal.complete(item.path, size=item.size, mtime_ns=item.mtime_ns, frame_id=item.frame_id,
                                   sidecar_path=r.sidecar_path, event=event)
-        except JournalError:  # finished meanwhile by another writer of this journal
-            self._record_known(item)
+        except JournalError:
+            known = self.journal.frame(item.frame_id)
+            if known is None or known.state != "processed":
+                raise
+            self._record_known(item)  # finished meanwhile by another writer of this journal
         else:
             self.report.processed += 1
             self._notify()

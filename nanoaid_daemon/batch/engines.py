@@ -194,7 +194,10 @@ class DaskEngine:
             logging.getLogger("distributed").setLevel(logging.WARNING)
         if address is None:
             env = {name: str(threads) for name in THREAD_ENV} if threads else {}
-            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            # No statistical profiler in the workers: it samples every thread every 10 ms for a
+            # dashboard nobody looks at here.
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                                  "distributed.worker.profile.enabled": False}):
                 self._cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
                                              dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
                                              env=env, preload=["nanoaid_daemon.batch.dask_setup"])
