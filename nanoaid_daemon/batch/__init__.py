@@ -93,65 +93,76 @@ def run_batch(settings: Settings, options: BatchOptions | None = None, *, stream
         refuse_live_daemon(state)
         journal = Journal(state / JOURNAL_NAME)
         try:
-            return _run_locked(settings, options, root, state, journal, stream or sys.stderr)
+            return _Run(settings, options, root, state, journal, stream or sys.stderr).execute()
         finally:
             journal.close()
 
 
-def _sweep(root: Path, settings: Settings) -> None:
-    for folder in {root, *([Path(settings.output.root).absolute()] if settings.output.root else [])}:
-        if folder.is_dir():
-            for path in sweep_temp_files(folder):
-                log.info("removed temp file left by an interrupted run: %s", path)
+class _Run:
+    """One batch run over ``root`` while holding the state folder's lock."""
 
+    def __init__(self, settings: Settings, options: BatchOptions, root: Path, state: Path, journal: Journal,
+                 stream: TextIO):
+        self.settings, self.options, self.root, self.state = settings, options, root, state
+        self.journal, self.stream = journal, stream
+        self.report = BatchReport(root=str(root), state_dir=str(state))
+        output = settings.output.root
+        self.record = {"root": str(root), "output": str(Path(output).absolute()) if output else None,
+                       "started": now_utc(), "finished": None, "outcome": "running", "pid": os.getpid()}
 
-def _run_locked(settings, options, root, state, journal, stream) -> BatchReport:
-    started, cpu0 = time.monotonic(), time.process_time()
-    report = BatchReport(root=str(root), state_dir=str(state))
-    output = str(Path(settings.output.root).absolute()) if settings.output.root else None
-    record = {"root": str(root), "output": output, "started": now_utc(), "finished": None, "outcome": "running",
-              "pid": os.getpid()}
-    write_run(state, record)
-    _sweep(root, settings)
-    found = discover(root, settings, journal)
-    report.found, report.already_done, report.pending = found.found, found.already_done, len(found.pending)
-    engine = None
-    try:
-        if found.pending:
-            engine = make_engine(options, settings)
-            report.engine = engine.describe()
-            report.chunk_size = options.chunk_size or default_chunk_size(len(found.pending), engine.slots())
-            _drive(settings, options, root, state, journal, stream, engine, report, found.pending)
-            engine.close()
-            engine = None
-            _sweep(root, settings)
-    except KeyboardInterrupt:
-        report.interrupted = True
-    except BatchAborted as exc:
-        report.aborted = str(exc)
-    finally:
-        if engine is not None:
-            engine.close(kill=True)
-        report.wall_s = time.monotonic() - started
-        report.driver_cpu_s = time.process_time() - cpu0
-        outcome = "aborted" if report.aborted else "interrupted" if report.interrupted else "completed"
-        write_run(state, {**record, "finished": now_utc(), "outcome": outcome,
-                          "processed": report.processed, "rejected": report.rejected, "failed": report.failed})
-    return report
+    def execute(self) -> BatchReport:
+        started, cpu0 = time.monotonic(), time.process_time()
+        report, engine, outcome = self.report, None, "failed"
+        write_run(self.state, self.record)
+        try:
+            self._sweep()
+            found = discover(self.root, self.settings, self.journal)
+            report.found, report.already_done, report.pending = found.found, found.already_done, len(found.pending)
+            if found.pending:
+                engine = make_engine(self.options, self.settings)
+                self._drive(engine, found.pending)
+                engine.close()
+                engine = None
+                self._sweep()
+            outcome = "completed"
+        except KeyboardInterrupt:
+            report.interrupted, outcome = True, "interrupted"
+        except BatchAborted as exc:
+            report.aborted, outcome = str(exc), "aborted"
+        finally:
+            if engine is not None:
+                engine.close(kill=True)
+            report.wall_s = time.monotonic() - started
+            report.driver_cpu_s = time.process_time() - cpu0
+            write_run(self.state, {**self.record, "finished": now_utc(), "outcome": outcome,
+                                   "processed": report.processed, "rejected": report.rejected,
+                                   "failed": report.failed})
+        return report
 
+    def _sweep(self) -> None:
+        """Temp files of writes a killed run left behind (the daemon sweeps the same way at start)."""
+        output = self.settings.output.root
+        for folder in {self.root, *([Path(output).absolute()] if output else [])}:
+            if folder.is_dir():
+                for path in sweep_temp_files(folder):
+                    log.info("removed temp file left by an interrupted run: %s", path)
 
-def _drive(settings, options, root, state, journal, stream, engine, report, pending) -> None:
-    threads = getattr(engine, "threads", None)
-    spec = WorkerSpec(settings=settings.model_dump(mode="json"), root=str(root), threads=threads)
-    progress = Progress(len(pending), stream=stream, tty=options.tty, interval_s=options.progress_interval_s)
-    stream.write(f"batch: {len(pending)} frames to do under {root} ({report.already_done} already done); "
-                 f"{report.engine}, chunks of {report.chunk_size}\n")
-    stream.flush()
-    bus = start_bus(settings, journal, state)
-    driver = Driver(engine, journal, spec, report, chunk_size=report.chunk_size, progress=progress, bus=bus)
-    try:
-        driver.run(pending)
-    finally:
-        progress.close(f"rejected {report.rejected}, failed {report.failed}")
-        if bus is not None:
-            bus.stop()
+    def _drive(self, engine, pending: list) -> None:
+        report = self.report
+        report.engine = engine.describe()
+        report.chunk_size = self.options.chunk_size or default_chunk_size(len(pending), engine.slots())
+        spec = WorkerSpec(settings=self.settings.model_dump(mode="json"), root=str(self.root),
+                          threads=getattr(engine, "threads", None))
+        progress = Progress(len(pending), stream=self.stream, tty=self.options.tty,
+                            interval_s=self.options.progress_interval_s)
+        self.stream.write(f"batch: {len(pending)} frames to do under {self.root} ({report.already_done} already "
+                          f"done); {report.engine}, chunks of {report.chunk_size}\n")
+        self.stream.flush()
+        bus = start_bus(self.settings, self.journal, self.state)
+        driver = Driver(engine, self.journal, spec, report, chunk_size=report.chunk_size, progress=progress, bus=bus)
+        try:
+            driver.run(pending)
+        finally:
+            progress.close(f"rejected {report.rejected}, failed {report.failed}")
+            if bus is not None:
+                bus.stop()
