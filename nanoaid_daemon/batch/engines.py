@@ -153,6 +153,10 @@ def _sigint_blocked() -> Iterator[None]:
     if mask is None:
         yield
         return
+    # Starting multiprocessing's resource tracker unblocks SIGINT on its way out: start it first.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
     mask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
@@ -183,31 +187,45 @@ class DaskEngine:
 
     def __init__(self, *, workers: int | None = None, address: str | None = None, threads: int | None = None):
         _need_dask("--workers/--scheduler")
-        import dask
-        from distributed import Client, LocalCluster
-
         self.address = address
         self.threads = threads
+        self.workers = workers
         self._cluster = None
+        self.client = None
         self._nthreads: tuple[float, int] = (0.0, 0)
         if logging.getLogger().getEffectiveLevel() > logging.INFO:  # Dask's INFO lines drown the progress
             logging.getLogger("distributed").setLevel(logging.WARNING)
-        if address is None:
-            env = {name: str(threads) for name in THREAD_ENV} if threads else {}
-            # No statistical profiler in the workers: it samples every thread every 10 ms for a
-            # dashboard nobody looks at here.
-            with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                                  "distributed.worker.profile.enabled": False}):
-                self._cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True,
-                                             dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
-                                             env=env, preload=["nanoaid_daemon.batch.dask_setup"])
+        try:
+            if address is None:
+                self._start_local(workers or 1, threads)
+            else:
+                self._connect(address)
+        except BaseException:  # Ctrl-C during start-up included: stop whatever did start
+            self.close(kill=True)
+            raise
+
+    def _start_local(self, workers: int, threads: int | None) -> None:
+        import dask
+        from distributed import Client, LocalCluster
+
+        env = {name: str(threads) for name in THREAD_ENV} if threads else {}
+        # No statistical profiler in the workers: it samples every thread every 10 ms for a
+        # dashboard nobody looks at here.
+        config = {"distributed.scheduler.allowed-failures": 0, "distributed.worker.profile.enabled": False}
+        # Worker processes, and the event-loop thread that restarts them, start with SIGINT blocked.
+        with dask.config.set(config), _sigint_blocked():
+            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                         dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                                         env=env, preload=["nanoaid_daemon.batch.dask_setup"])
             self.client = Client(self._cluster)
-        else:
-            try:
-                self.client = Client(address)  # waits distributed.comm.timeouts.connect (Dask config)
-            except (OSError, TimeoutError) as exc:
-                raise BatchAborted(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
-        self.workers = workers
+
+    def _connect(self, address: str) -> None:
+        from distributed import Client
+
+        try:
+            self.client = Client(address)  # waits distributed.comm.timeouts.connect (Dask config)
+        except (OSError, TimeoutError) as exc:
+            raise BatchAborted(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
 
     def describe(self) -> str:
         if self._cluster is not None:
@@ -254,10 +272,12 @@ class DaskEngine:
         return value, getattr(value, "worker", None) or "dask"
 
     def close(self, *, kill: bool = False) -> None:
-        try:
-            self.client.close(timeout=10 if not kill else 2)
-        except Exception as exc:  # closing a client whose scheduler is gone
-            log.debug("closing the Dask client: %s", exc)
+        if self.client is not None:
+            try:
+                self.client.close(timeout=10 if not kill else 2)
+            except Exception as exc:  # closing a client whose scheduler is gone
+                log.debug("closing the Dask client: %s", exc)
+            self.client = None
         if self._cluster is not None:
             self._cluster.close(timeout=10)
             self._cluster = None
