@@ -46,7 +46,9 @@ def _where(args, state_hint: Path | None) -> tuple[Path, Path | None]:
         return args.root, args.output
     record = read_run(state_hint) if state_hint else None
     if record is None:
-        raise ConfigError(f"nothing to resume: no batch run is recorded in {state_hint}; pass ROOT")
+        if args.root is None:
+            raise ConfigError(f"nothing to resume: no batch run is recorded in {state_hint}; pass ROOT")
+        return args.root, args.output  # stopped before it recorded anything: start it afresh
     root = args.root or Path(record["root"])
     if Path(root).absolute() != Path(record["root"]):
         raise ConfigError(f"--resume continues the run over {record['root']}, not {Path(root).absolute()}; "

@@ -57,7 +57,9 @@ def test_resume_without_a_recorded_run_or_for_another_folder_is_a_usage_error(tm
     code, _, err = run_batch_cli("--resume", "--state", tmp_path / "state")
     assert code == 2 and "nothing to resume" in err
     archive = make_archive(tmp_path / "archive", 2, corrupt=False, copies=0)
-    assert run_batch_cli(archive.root, "--state", tmp_path / "state")[0] == 0
+    # a run stopped before it recorded anything: --resume with ROOT simply starts it
+    code, summary, _ = run_batch_cli(archive.root, "--resume", "--state", tmp_path / "state")
+    assert code == 0 and summary["processed"] == 2
     code, _, err = run_batch_cli(tmp_path, "--resume", "--state", tmp_path / "state")
     assert code == 2 and "continues the run over" in err
 

@@ -26,6 +26,13 @@ def _committed(state) -> int:
         return 0
 
 
+def _run_pid(state) -> int | None:
+    try:
+        return json.loads((state / "batch-run.json").read_text()).get("pid")
+    except (OSError, ValueError):
+        return None
+
+
 def _wait(predicate, timeout=60.0, message="condition"):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -59,7 +66,7 @@ def test_sigint_and_sigkill_at_random_points_then_resume_process_every_frame_exa
     for trial in range(6):
         sig = signal.SIGINT if trial % 2 == 0 else signal.SIGKILL
         engine = ("--workers", "2") if trial >= 4 else ()
-        resume = ("--resume",) if trial else (archive.root,)
+        resume = (archive.root, "--resume") if trial else (archive.root,)
         cmd = batch_args(*resume, "--state", state, "--output", out, "--config", config, *engine)
         log = tmp_path / f"trial{trial}.log"
         with open(log, "w") as err:  # its own process group, as a terminal's foreground job
@@ -68,8 +75,9 @@ def test_sigint_and_sigkill_at_random_points_then_resume_process_every_frame_exa
             before = _committed(state)
             _wait(lambda: _committed(state) > before or proc.poll() is not None, message="progress")
             time.sleep(rng.uniform(0.0, 0.8))
-        else:  # anywhere, start-up included
-            time.sleep(rng.uniform(1.0, 3.0) if engine else rng.uniform(0.3, 2.0))
+        else:  # anywhere once the command runs (engine start-up included)
+            _wait(lambda: _run_pid(state) == proc.pid or proc.poll() is not None, message="the run to start")
+            time.sleep(rng.uniform(0.0, 2.5) if engine else rng.uniform(0.0, 1.5))
         workers = _descendants(proc.pid)
         if proc.poll() is None:
             if sig == signal.SIGINT:  # Ctrl-C reaches the whole group, workers included
