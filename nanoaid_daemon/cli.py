@@ -23,10 +23,10 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 COMMANDS = (
     "run",
     "process",
+    "batch",
     "inspect",
     "status",
     "quarantine",
-    "batch",
     "config",
     "plugins",
     "schema",
