@@ -82,10 +82,6 @@ class ModelSettings(_Section):
     providers: list[str] = Field(default_factory=lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     accept_threshold: float | None = Field(None, ge=0, le=1, description="Override the model card's 0.8.")
     review_threshold: float | None = Field(None, ge=0, le=1, description="Override the model card's 0.35.")
-    intra_op_threads: int | None = Field(
-        None, ge=1, description="CPU threads per onnxruntime session; default: onnxruntime's choice. "
-        "`nanoaid batch` sets 1 when several worker processes share one host."
-    )
 
     def resolved_dir(self) -> Path:
         return self.dir or default_models_dir()

@@ -109,13 +109,15 @@ def _pipeline(spec: WorkerSpec):
 
 
 def _with_threads(settings: Settings, threads: int | None) -> Settings:
-    """Settings for the runtime only: the thread count is how this host runs, not what it computes,
-    so the sidecar's config hash stays the driver's."""
-    if threads is None or settings.models.intra_op_threads is not None:
+    """Settings for the runtime only, whose intra-op thread pool follows the CPU budget: one thread
+    per worker process when several share a host. How this host runs is not what it computes, so
+    the pipeline keeps the driver's settings and the sidecar's config hash stays the driver's."""
+    if threads is None:
         return settings
     for name in THREAD_ENV:
         os.environ.setdefault(name, str(threads))
-    return settings.model_copy(update={"models": settings.models.model_copy(update={"intra_op_threads": threads})})
+    budget = settings.pipeline.model_copy(update={"cpu_budget": threads})
+    return settings.model_copy(update={"pipeline": budget})
 
 
 def _release() -> None:
