@@ -8,7 +8,9 @@ Convention for a benchmark script: it is named ``bench_<what>.py``, runs with no
 a table a person can read, writes its figures as JSON when given ``--json PATH``, and takes
 ``--quick`` for a small smoke run (figures from a quick run are not worth quoting). Its exit code
 is 0 when it measured what it set out to measure. Each script runs in its own process, one after
-the other, so their measurements do not disturb each other.
+the other, so their measurements do not disturb each other. A script that refuses those options
+(argparse: "unrecognized arguments") is run without them; if its last line of output is a JSON
+object that is its result, otherwise the end of its table is kept.
 """
 from __future__ import annotations
 
@@ -32,19 +34,56 @@ def discover(folder: Path, only: list[str] | None = None) -> list[Path]:
     return scripts
 
 
+def _run(cmd: list[str], cwd: Path) -> tuple[int, list[str], str]:
+    """Run a script, showing its stdout as it comes; returns (exit code, stdout lines, stderr)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stdout:
+        print(line, end="", flush=True)
+        lines.append(line.rstrip("\n"))
+    err = proc.stderr.read()
+    proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+    if err:
+        print(err, end="", file=sys.stderr, flush=True)
+    return proc.returncode, lines, err
+
+
+def _last_json(lines: list[str]) -> dict | None:
+    filled = [ln for ln in lines if ln.strip()]
+    try:
+        doc = json.loads(filled[-1]) if filled else None
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def run_one(script: Path, quick: bool, scratch: Path) -> dict:
     out = scratch / f"{script.stem}.json"
-    cmd = [sys.executable, str(script), "--json", str(out), *(["--quick"] if quick else [])]
-    print(f"\n=== {script.name} {'(quick)' if quick else ''}".rstrip(), flush=True)
+    print(f"\n=== {script.name}{' (quick)' if quick else ''}", flush=True)
     started = time.monotonic()
-    code = subprocess.run(cmd, cwd=script.parent.parent).returncode
-    entry: dict = {"script": script.name, "exit_code": code, "wall_s": round(time.monotonic() - started, 1)}
-    try:
-        entry["result"] = json.loads(out.read_text())
-    except FileNotFoundError:
-        entry["error"] = "wrote no JSON (does it take --json PATH?)"
-    except ValueError as exc:
-        entry["error"] = f"wrote invalid JSON: {exc}"
+    code, lines, err = _run([sys.executable, str(script), "--json", str(out), *(["--quick"] if quick else [])],
+                            script.parent.parent)
+    entry: dict = {"script": script.name, "convention": True}
+    if code == 2 and "unrecognized arguments" in err:
+        # A script that predates the convention: run it as it is, keep its last line if that is JSON.
+        print(f"({script.name} does not take --json PATH/--quick yet: run without them)", flush=True)
+        code, lines, err = _run([sys.executable, str(script)], script.parent.parent)
+        entry["convention"] = False
+        result = _last_json(lines)
+        if result is not None:
+            entry["result"] = result
+        else:
+            entry["table"] = "\n".join(lines[-60:])
+    else:
+        try:
+            entry["result"] = json.loads(out.read_text())
+        except FileNotFoundError:
+            entry["error"] = "wrote no JSON (does it take --json PATH?)"
+        except ValueError as exc:
+            entry["error"] = f"wrote invalid JSON: {exc}"
+    entry.update(exit_code=code, wall_s=round(time.monotonic() - started, 1))
     return entry
 
 

@@ -27,9 +27,20 @@ COMMANDS = (
     "inspect",
     "status",
     "quarantine",
+    "demo",
     "config",
     "plugins",
     "schema",
+    "events",
+    "label",
+    "corrections",
+    "keys",
+    "synth",
+    "train",
+    "models",
+    "upload",
+    "search",
+    "catalogue",
 )
 
 

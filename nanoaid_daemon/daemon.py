@@ -57,6 +57,7 @@ class Daemon:
         runtime_factory: Callable[[Settings], Any] = _default_runtime_factory,
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.monotonic,
+        reload_settings: Callable[[], Settings] | None = None,
     ):
         if settings.watch.root is None:
             raise ConfigError("no watch folder: pass --watch DIR or set watch.root in the config file")
@@ -69,6 +70,7 @@ class Daemon:
         self._runtime_factory = runtime_factory
         self.notifier = notifier or Notifier()
         self._clock = clock
+        self._reload_settings = reload_settings
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._reconcile_now = threading.Event()
@@ -137,10 +139,12 @@ class Daemon:
         self._spawn("settle", self._settle_loop)
         self._spawn("reconcile", self._reconcile_loop)
         for i in range(self.settings.pipeline.workers()):
-            self._spawn(f"worker-{i}", self._worker_loop)
+            # A worker still busy when the stop grace runs out must not hold the process open: its
+            # frame is not committed, so it is resumed from the journal at the next start.
+            self._spawn(f"worker-{i}", self._worker_loop, daemon=True)
 
-    def _spawn(self, name: str, target: Callable[[], None]) -> None:
-        thread = threading.Thread(target=target, name=f"nanoaid-{name}")
+    def _spawn(self, name: str, target: Callable[[], None], *, daemon: bool = False) -> None:
+        thread = threading.Thread(target=target, name=f"nanoaid-{name}", daemon=daemon)
         thread.start()
         self._threads.append(thread)
 
@@ -178,12 +182,15 @@ class Daemon:
         self._threads = [t for t in self._threads if t.is_alive()]
         if self.journal is not None:
             self._emit(Event(type="daemon.stopping"))
-        self._teardown()
+        self._teardown(in_use=bool(self._threads))
 
-    def _teardown(self) -> None:
+    def _teardown(self, *, in_use: bool = False) -> None:
+        """Release sockets, sessions and the journal; ``in_use``: a worker may still touch the last two."""
         if self.bus is not None:
             self.bus.stop()
             self.bus = None
+        if in_use:  # process exit releases them; closing under a running worker helps nobody
+            return
         if self.runtime is not None and hasattr(self.runtime, "close"):
             self.runtime.close()
             self.runtime = None
@@ -192,11 +199,13 @@ class Daemon:
             self.journal = None
 
     def _do_reload(self) -> None:
-        from .config import load_settings
-
+        """SIGHUP: re-read the configuration and reload plugins; watch and state folders stay."""
+        if self._reload_settings is None:
+            log.warning("reload requested but this daemon has no configuration source to re-read")
+            return
         self.notifier.reloading()
         try:
-            fresh = load_settings(None)
+            fresh = self._reload_settings()
             fresh.watch.root, fresh.state_dir = self.settings.watch.root, self.settings.state_dir
             self.settings = fresh
             self._load_plugins()

@@ -256,6 +256,14 @@ class Journal:
     def frame_count(self) -> int:
         return self._conn().execute("SELECT COUNT(*) FROM frames WHERE state = 'processed'").fetchone()[0]
 
+    def recent_frames(self, limit: int = 100) -> list[FrameRecord]:
+        """The most recently processed frames, newest first (the bus's snapshot for late joiners)."""
+        rows = self._conn().execute(
+            "SELECT * FROM frames WHERE state = 'processed' ORDER BY processed_at DESC, rowid DESC LIMIT ?",
+            (int(limit),),
+        ).fetchall()
+        return [FrameRecord(**dict(r)) for r in rows]
+
     def complete(self, path: str | Path, *, size: int, mtime_ns: int, frame_id: str, sidecar_path: str,
                  event: Event) -> Event:
         """The frame is processed: frame row, file row and its event commit together."""

@@ -24,14 +24,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    settings = settings_from_args(
-        args,
-        **{"watch.root": args.watch, "state_dir": args.state, "output.root": args.output, "bus.bind": args.bind,
-           "watch.observer": args.observer, "pipeline.cpu_budget": args.workers},
-    )
+    overrides = {"watch.root": args.watch, "state_dir": args.state, "output.root": args.output,
+                 "bus.bind": args.bind, "watch.observer": args.observer, "pipeline.cpu_budget": args.workers}
+    settings = settings_from_args(args, **overrides)
     if not logging.getLogger().handlers or logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(settings.log_level)
-    daemon = Daemon(settings)
+    daemon = Daemon(settings, reload_settings=lambda: settings_from_args(args, **overrides))
     daemon.start()
     signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
     signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())

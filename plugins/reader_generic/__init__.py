@@ -1,4 +1,4 @@
-"""Fallback reader for plain TIFF, PNG and JPEG exports with no vendor metadata."""
+"""Fallback reader for plain TIFF, PNG, JPEG and BMP exports with no vendor metadata."""
 from nanoaid_daemon.plugins import PluginManifest
 
 __all__ = ["MANIFEST"]
@@ -7,8 +7,8 @@ MANIFEST = PluginManifest(
     name="generic",
     kind="reader",
     version="1.0.0",
-    description="Plain TIFF / PNG / JPEG (no vendor metadata); the fallback for any image.",
+    description="Plain TIFF / PNG / JPEG / BMP: ImageJ or physical-unit calibration, detected databar.",
     factory="nanoaid_plugins.reader_generic._api:create",
-    handles=[".tif", ".tiff", ".png", ".jpg", ".jpeg"],
+    handles=[".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp"],
     order=1000,
 )

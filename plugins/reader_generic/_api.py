@@ -1,19 +1,35 @@
-"""Generic image reader: any TIFF tifffile can decode, and PNG / JPEG through Pillow."""
+"""Generic image reader: any TIFF tifffile (or Pillow) decodes, and PNG / JPEG / BMP via Pillow.
+
+No vendor metadata, so: a pixel size only from an ImageJ calibration or physical resolution tags,
+and the databar found from the pixels.
+"""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-import numpy as np
-
 from nanoaid_daemon.errors import ReaderError
-from nanoaid_daemon.frame import Page, ReadResult
-from nanoaid_daemon.metadata import Instrument
+from nanoaid_daemon.frame import ReadResult
 from nanoaid_daemon.plugins import PluginContext, Probe
-from nanoaid_daemon.readkit import check_dimensions, media_type_for, open_tiff, tiff_page_pixels, to_grey
+from nanoaid_daemon.readkit import (
+    MetadataBuilder,
+    detect_databar,
+    frame_pages,
+    guard,
+    image_kind,
+    make_page,
+    media_type_for,
+    not_an_image_message,
+    open_tiff,
+    page_grey,
+    read_head,
+    read_pillow,
+)
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-JPEG_MAGIC = b"\xff\xd8\xff"
+from ._calibration import tiff_calibration
+
+__all__ = ["create", "GenericReader"]
+
+_IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp"}
 
 
 def create(ctx: PluginContext) -> "GenericReader":
@@ -24,63 +40,43 @@ class GenericReader:
     name = "generic"
 
     def sniff(self, probe: Probe) -> int:
-        head = probe.head
-        if probe.is_tiff or head.startswith(PNG_MAGIC) or head.startswith(JPEG_MAGIC):
-            return 10
-        return 0
+        try:
+            if image_kind(probe.head):
+                return 10
+            # An image name on something else: take it, so the rejection says what it is.
+            return 1 if probe.suffix in _IMAGE_SUFFIXES and probe.head else 0
+        except Exception:
+            return 0
 
     def read(self, path: Path) -> ReadResult:
         path = Path(path)
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-        if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-            return self._read_tiff(path)
-        if head.startswith(PNG_MAGIC) or head.startswith(JPEG_MAGIC):
-            return self._read_pillow(path)
+        head = read_head(path, 64)
         if not head:
             raise ReaderError("file is empty (0 bytes)", path=path, code="empty")
-        raise ReaderError("not a TIFF, PNG or JPEG image (unknown file signature)", path=path, code="unsupported")
+        kind = image_kind(head)
+        if kind is None:
+            raise ReaderError(not_an_image_message(path, head), path=path, code="unsupported")
+        warnings: list[str] = []
+        with guard(path, "image"):
+            if kind == "tiff":
+                pages = self._tiff_pages(path, warnings)
+            else:
+                data = read_pillow(path)
+                pages = [make_page(data, detect_databar(data), MetadataBuilder(path).build({}))]
+        return ReadResult(path, self.name, media_type_for(path, head), str(pages[0].pixels.dtype), pages, warnings)
 
-    def _read_tiff(self, path: Path) -> ReadResult:
+    def _tiff_pages(self, path: Path, warnings: list[str]) -> list:
+        pages = []
         with open_tiff(path) as tif:
-            if not tif.pages:
-                raise ReaderError("TIFF contains no images", path=path, code="corrupt")
-            pages = []
-            for tiff_page in tif.pages:
-                data = to_grey(tiff_page_pixels(tiff_page, path))
-                pages.append(Page(data, 0, Instrument(), data.shape[0], data.shape[1]))
-            dtype = str(pages[0].pixels.dtype)
-        return ReadResult(path, "generic", "image/tiff", dtype, pages)
-
-    def _read_pillow(self, path: Path) -> ReadResult:
-        from PIL import Image
-
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(path) as im:
-                    check_dimensions(im.width, im.height, path)
-                    im.load()
-                    data = _pillow_array(im)
-        except ReaderError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ReaderError(f"refusing to decode: {exc}", path=path, code="too_large") from exc
-        except FileNotFoundError as exc:
-            raise ReaderError("file vanished before it could be read", path=path, code="vanished") from exc
-        except PermissionError as exc:
-            raise ReaderError("no permission to read the file", path=path, code="permission") from exc
-        except Exception as exc:
-            raise ReaderError(f"not a readable image: {exc}", path=path, code="corrupt") from exc
-        page = Page(data, 0, Instrument(), data.shape[0], data.shape[1])
-        return ReadResult(path, "generic", media_type_for(path), str(data.dtype), [page])
-
-
-def _pillow_array(im) -> np.ndarray:
-    if im.mode in ("I;16", "I;16B", "I;16L"):
-        return np.asarray(im, dtype=np.uint16)
-    if im.mode in ("L", "RGB", "RGBA"):
-        return to_grey(np.asarray(im))
-    if im.mode == "F":
-        return np.asarray(im, dtype=np.float32)
-    return np.asarray(im.convert("L"))
+            for index, page in frame_pages(tif, path):
+                data = page_grey(page, path, index)
+                builder = MetadataBuilder(path, warnings=warnings)
+                calibration, raw = tiff_calibration(page)
+                if calibration is not None:
+                    builder.number("pixel_size.x", calibration[0], "nm", "TIFF calibration")
+                    builder.number("pixel_size.y", calibration[1], "nm", "TIFF calibration")
+                instrument = builder.build(raw, width_px=data.shape[1])
+                pages.append(make_page(data, detect_databar(data), instrument))
+        if not pages:
+            raise ReaderError("TIFF contains no images", path=path, code="corrupt")
+        return pages

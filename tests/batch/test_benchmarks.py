@@ -29,14 +29,23 @@ def test_run_all_runs_each_bench_script_and_collects_its_json(tmp_path):
     """)
     _script(bench, "bench_broken.py", "import sys; sys.exit(3)\n")
     _script(bench, "helper_not_a_bench.py", "raise SystemExit('must not run')\n")
+    _script(bench, "bench_legacy.py", """
+        import argparse, json
+        argparse.ArgumentParser().parse_args()
+        print("a table, then its figures")
+        print(json.dumps({"events_per_s": 9000}))
+    """)
     out = tmp_path / "results.json"
     proc = subprocess.run([sys.executable, str(RUN_ALL), "--dir", str(bench), "--json", str(out), "--quick"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "FAILED: bench_broken.py" in proc.stdout
     doc = json.loads(out.read_text())
     entries = {e["script"]: e for e in doc["benchmarks"]}
-    assert sorted(entries) == ["bench_broken.py", "bench_ok.py"]
+    assert sorted(entries) == ["bench_broken.py", "bench_legacy.py", "bench_ok.py"]
     assert entries["bench_ok.py"]["result"] == {"quick": True, "frames_per_s": 12.5}
+    assert entries["bench_legacy.py"]["result"] == {"events_per_s": 9000}
+    assert entries["bench_legacy.py"]["convention"] is False and entries["bench_legacy.py"]["exit_code"] == 0
+    assert "a table" in proc.stdout
     assert entries["bench_broken.py"]["exit_code"] == 3 and "no JSON" in entries["bench_broken.py"]["error"]
 
     proc = subprocess.run([sys.executable, str(RUN_ALL), "--dir", str(bench), "--json", str(out), "--only", "ok"],

@@ -46,8 +46,10 @@ def fast_settings(watch_dir: Path, state_dir: Path, **sections):
 
 
 @contextmanager
-def running_daemon(watch_dir: Path, state_dir: Path, **sections):
-    daemon = Daemon(fast_settings(watch_dir, state_dir, **sections), bus_factory=None)
+def running_daemon(watch_dir: Path, state_dir: Path, *, bus: bool = False, **sections):
+    """An in-process daemon; with ``bus=True`` it publishes on real ZeroMQ sockets on loopback."""
+    kwargs = {} if bus else {"bus_factory": None}
+    daemon = Daemon(fast_settings(watch_dir, state_dir, **sections), **kwargs)
     daemon.start()
     try:
         yield daemon

@@ -29,17 +29,26 @@ def _write_frames(watch, count, *, start=0):
 
 
 def test_500_frames_give_500_sidecars_and_500_gap_free_events(tmp_path):
+    from nanoaid_daemon.client import Subscriber
+
     watch, state = tmp_path / "watch", tmp_path / "state"
     watch.mkdir()
-    with running_daemon(watch, state, pipeline={"cpu_budget": 2}) as daemon:
-        paths = _write_frames(watch, 500)
-        wait_for(lambda: len(processed_ids(daemon)) >= 500, timeout=240, message="500 processed frames")
-        wait_for(daemon.idle, message="daemon idle")
+    received = []
+    with running_daemon(watch, state, bus=True, pipeline={"cpu_budget": 2}) as daemon:
+        subscriber = Subscriber(state_dir=state, since=0, types=("frame.",)).start(received.append)
+        try:
+            paths = _write_frames(watch, 500)
+            wait_for(lambda: len(processed_ids(daemon)) >= 500, timeout=240, message="500 processed frames")
+            wait_for(daemon.idle, message="daemon idle")
+            wait_for(lambda: len(received) >= 500, message="500 events over the bus")
+        finally:
+            subscriber.close()
         events = daemon.journal.events()
     processed = [e for e in events if e.type == "frame.processed"]
     assert len(processed) == 500
     assert len({e.frame_id for e in processed}) == 500
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert [e.model_dump() for e in received] == [e.model_dump() for e in processed], "bus = journal, in order"
     found = sidecars(watch)
     assert len(found) == 500
     assert {p.name for p in found} == {p.name + ".nanoaid.json" for p in paths}

@@ -7,10 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
-
-import pytest
 
 from nanoaid_daemon.chaos import daemon_command, fast_env, kill9_trials
 from nanoaid_daemon.journal import Journal
@@ -101,47 +98,54 @@ def test_run_without_watch_folder_is_a_usage_error(tmp_path):
     assert "watch folder" in result.stderr
 
 
-@pytest.mark.skipif(not hasattr(os, "setuid"), reason="POSIX only")
-def test_file_without_read_permission_is_rejected_with_reason():
-    """As root, permissions do not apply: the daemon then runs as an unprivileged user."""
-    base = Path(tempfile.mkdtemp(prefix="nanoaid-perm-"))
+def test_file_without_read_permission_is_rejected_with_reason(tmp_path):
+    """Root ignores file modes, so as root the daemon runs without the capabilities that do that."""
+    watch, state = tmp_path / "watch", tmp_path / "state"
+    watch.mkdir()
+    secret = watch / "secret.tif"
+    secret.write_bytes(tiff_bytes(5))
+    os.chmod(secret, 0o000)
+    cmd = daemon_command(watch, state)
+    if os.geteuid() == 0:
+        cmd = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *cmd]
+    proc = subprocess.Popen(cmd, env=fast_env(), stderr=subprocess.DEVNULL)
     try:
-        os.chmod(base, 0o777)
-        watch, state = base / "watch", base / "state"
-        watch.mkdir(mode=0o777)
-        state.mkdir(mode=0o777)
-        os.chmod(watch, 0o777)
-        os.chmod(state, 0o777)
-        secret = watch / "secret.tif"
-        secret.write_bytes(tiff_bytes(5))
-        os.chmod(secret, 0o000)
-        if os.geteuid() == 0:
-            preexec = _drop_to_nobody
-        else:
-            preexec = None
-        env = fast_env(HOME=str(base))
-        proc = subprocess.Popen(daemon_command(watch, state), env=env, preexec_fn=preexec,
-                                stderr=subprocess.DEVNULL)
-        try:
-            wait_for(lambda: (state / "journal.sqlite3").exists() and _journal_counts(state)[0]["rejected"] == 1,
-                     message="permission rejection")
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=10)
-        journal = Journal(state / "journal.sqlite3")
-        try:
-            (rec,) = journal.quarantine()
-        finally:
-            journal.close()
-        assert rec.code == "permission" and "permission" in rec.reason
-        out = subprocess.run([sys.executable, "-m", "nanoaid_daemon.cli", "quarantine", "list", "--state",
-                              str(state), "--json"], capture_output=True, text=True, check=True)
-        assert json.loads(out.stdout.splitlines()[0])["code"] == "permission"
+        wait_for(lambda: (state / "journal.sqlite3").exists() and _journal_counts(state)[0]["rejected"] == 1,
+                 message="permission rejection")
     finally:
-        subprocess.run(["rm", "-rf", str(base)], check=False)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    journal = Journal(state / "journal.sqlite3")
+    try:
+        (rec,) = journal.quarantine()
+    finally:
+        journal.close()
+    assert rec.code == "permission" and "permission" in rec.reason
+    out = subprocess.run([sys.executable, "-m", "nanoaid_daemon.cli", "quarantine", "list", "--state",
+                          str(state), "--json"], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.splitlines()[0])["code"] == "permission"
 
 
-def _drop_to_nobody() -> None:
-    os.setgroups([])
-    os.setgid(65534)
-    os.setuid(65534)
+def test_sighup_reloads_the_configuration_file(tmp_path):
+    watch, state, out = tmp_path / "watch", tmp_path / "state", tmp_path / "out"
+    watch.mkdir()
+    cfg = tmp_path / "nanoaid.toml"
+    cfg.write_text("[settle]\nquiet_s = 0.2\n")
+    cmd = daemon_command(watch, state) + ["--config", str(cfg)]
+    proc = subprocess.Popen(cmd, env=fast_env(), stderr=subprocess.DEVNULL)
+    try:
+        (watch / "before.tif").write_bytes(tiff_bytes(31))
+        wait_for(lambda: (watch / "before.tif.nanoaid.json").exists(), message="first sidecar beside the frame")
+        cfg.write_text(f'[settle]\nquiet_s = 0.2\n[output]\nroot = "{out}"\n')
+        proc.send_signal(signal.SIGHUP)
+        # the reload is asynchronous: keep saving frames until one lands under the new output root
+        i = 0
+        def landed():
+            nonlocal i
+            i += 1
+            (watch / f"after{i}.tif").write_bytes(tiff_bytes(40 + i))
+            return list(out.glob("after*.tif.nanoaid.json"))
+        wait_for(landed, interval=0.5, message="sidecar under the reloaded output root")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0

