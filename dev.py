@@ -24,7 +24,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 # torch is pinned to the CPU build that machines of this project carry as a local wheel.
 TORCH = "torch==2.13.0"
-EXTRAS = {"demo": "", "test": "dev,train,upload", "models": "train", "bench": "dev,train,upload"}
+EXTRAS = {"demo": "", "test": "dev,train,upload,batch", "models": "train", "bench": "dev,train,upload,batch"}
 
 
 def _stamp(extras: str) -> str:

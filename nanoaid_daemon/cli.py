@@ -23,6 +23,7 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 COMMANDS = (
     "run",
     "process",
+    "batch",
     "inspect",
     "status",
     "quarantine",
