@@ -9,6 +9,7 @@ from typing import Any
 from .config import Settings
 from .errors import PluginError, ReaderError
 from .frame import ReadResult
+from .readkit.safety import guard
 from .plugins import DiscoveredPlugin, PluginContext, PluginManifest, Probe, discover, load_factory
 
 __all__ = ["LoadedPlugin", "PluginHost"]
@@ -71,16 +72,8 @@ class PluginHost:
 
     def pick_reader(self, path: Path) -> LoadedPlugin:
         probe = Probe(path)
-        try:
+        with guard(path):
             probe.head
-        except FileNotFoundError as exc:
-            raise ReaderError("file vanished before it could be read", path=path, code="vanished") from exc
-        except PermissionError as exc:
-            raise ReaderError("no permission to read the file", path=path, code="permission") from exc
-        except IsADirectoryError as exc:
-            raise ReaderError("is a directory, not a frame", path=path, code="unsupported") from exc
-        except OSError as exc:
-            raise ReaderError(f"cannot open: {exc.strerror or exc}", path=path, code="unreadable") from exc
         if not probe.head:
             raise ReaderError("file is empty (0 bytes)", path=path, code="empty")
         best, best_score = None, 0
