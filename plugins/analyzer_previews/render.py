@@ -49,6 +49,13 @@ def thumbnail(pixels: np.ndarray, max_side: int) -> np.ndarray:
     return np.rint(to_unit(small, "percentile") * 255).astype(np.uint8)
 
 
+def _reproducible(unit: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] rounded to 1e-4: the same frame inferred alone or in a batch (or with
+    another thread count) differs in the last float bits; rounding before colour-mapping keeps the
+    PNG bytes, and so the sha256 in the sidecar, identical between the daemon, process and batch."""
+    return np.round(unit, 4).astype(np.float32)
+
+
 def cam_to_frame(cam: np.ndarray, geometry: Geometry, out_hw: tuple[int, int]) -> np.ndarray:
     """A class activation map (input coordinates) drawn onto a frame-shaped canvas, scaled to [0, 1]."""
     cam = np.maximum(np.nan_to_num(cam.astype(np.float32)), 0.0)
@@ -56,7 +63,7 @@ def cam_to_frame(cam: np.ndarray, geometry: Geometry, out_hw: tuple[int, int]) -
     canvas = np.zeros(out_hw, np.float32)
     if peak <= 0.0:
         return canvas
-    cam = cam / peak
+    cam = _reproducible(cam / peak)
     in_h, in_w = geometry.input_hw
     sy, sx = cam.shape[0] / in_h, cam.shape[1] / in_w
     top, left, h, w = geometry.dst
@@ -80,7 +87,7 @@ def overlay(grey: np.ndarray, heat: np.ndarray, alpha: float) -> np.ndarray:
 def _tile(values: np.ndarray, height: int, width: int, grey: bool = False) -> np.ndarray:
     values = values.astype(np.float32)
     low, high = float(values.min()), float(values.max())
-    unit = (values - low) / (high - low) if high > low else np.zeros_like(values)
+    unit = _reproducible((values - low) / (high - low)) if high > low else np.zeros_like(values)
     if values.shape[0] < height:  # deep maps are small: show their cells, do not blur them
         image = Image.fromarray(unit, mode="F").resize((width, height), Image.NEAREST)
         unit = np.asarray(image, dtype=np.float32)
