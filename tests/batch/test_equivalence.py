@@ -33,7 +33,9 @@ def test_2000_frame_archive_gives_the_sidecars_of_process_and_one_event_per_fram
     state, out, out_process = tmp_path / "state", tmp_path / "out", tmp_path / "out-process"
     # `nanoaid process` first, with the settings the batch will have (output folder included, so the
     # config hash matches); its output is then moved aside for the batch to write the same folder.
-    same_settings = cli_env(pool=2, NANOAID_WATCH__ROOT=str(archive.root), NANOAID_STATE_DIR=str(state))
+    # A CPU budget of 1 (this machine's default) gives both one worker with one inference thread:
+    # onnxruntime's float results, and so preview bytes, can differ between thread counts.
+    same_settings = cli_env(pool=1, NANOAID_WATCH__ROOT=str(archive.root), NANOAID_STATE_DIR=str(state))
     proc = subprocess.run([sys.executable, "-m", "nanoaid_daemon.cli", "process", "--json", "--output",
                            str(out), "--root", str(archive.root), *map(str, archive.all_files)],
                           capture_output=True, text=True, env=same_settings, timeout=300)
@@ -44,7 +46,7 @@ def test_2000_frame_archive_gives_the_sidecars_of_process_and_one_event_per_fram
     out.rename(out_process)
 
     out_batch = out
-    code, summary, err = run_batch_cli(archive.root, "--state", state, "--output", out_batch, env=cli_env(pool=2))
+    code, summary, err = run_batch_cli(archive.root, "--state", state, "--output", out_batch, env=cli_env(pool=1))
     assert code == 1, err  # the broken files are rejected
     assert (summary["processed"], summary["duplicates"], summary["rejected"], summary["failed"]) == (2000, 3, 4, 0)
 
@@ -72,7 +74,7 @@ def _daemon_events(archive_root, state, output):
         "watch": {"root": str(archive_root), "observer": "none", "reconcile_interval_s": 60.0},
         "state_dir": str(state), "output": {"root": str(output)},
         "settle": {"quiet_s": 0.1, "poll_s": 0.05, "incomplete_grace_s": 0.3},
-        "pipeline": {"cpu_budget": 2},
+        "pipeline": {"cpu_budget": 1},  # one inference thread, as the batch below (see the 2000-frame test)
     })
     daemon = Daemon(settings, bus_factory=None)
     daemon.start()
@@ -96,7 +98,7 @@ def test_batch_journals_the_daemons_events_for_the_same_archive(tmp_path):
     archive = make_archive(tmp_path / "archive", 60, copies=2)
     daemon_events = _daemon_events(archive.root, tmp_path / "state-d", tmp_path / "out-d")
     code, summary, err = run_batch_cli(archive.root, "--state", tmp_path / "state-b", "--output", tmp_path / "out-b",
-                                       env=cli_env(pool=2))
+                                       env=cli_env(pool=1))
     assert code == 1, err
     batch = outcome(tmp_path / "state-b", tmp_path / "out-b")
 
