@@ -5,8 +5,9 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_USAGE
-from .status import open_journal
+from ..cli import EXIT_OK
+from ..journal import Journal
+from .status import read_journal
 
 
 def register(sub) -> None:
@@ -19,13 +20,7 @@ def register(sub) -> None:
 
 
 def run_list(args) -> int:
-    journal = open_journal(args.state)
-    if journal is None:
-        return EXIT_USAGE
-    try:
-        records = journal.quarantine()
-    finally:
-        journal.close()
+    records = read_journal(args.state, Journal.quarantine)
     for rec in records:
         when = datetime.fromtimestamp(rec.updated, timezone.utc).isoformat(timespec="seconds")
         if args.json:

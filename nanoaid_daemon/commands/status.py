@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable, TypeVar
 
-from ..cli import EXIT_OK, EXIT_USAGE
+from ..cli import EXIT_OK
 from ..daemon import JOURNAL_NAME
+from ..errors import ConfigError
 from ..journal import Journal
+
+T = TypeVar("T")
 
 
 def register(sub) -> None:
@@ -16,22 +20,20 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def open_journal(state: Path) -> Journal | None:
+def read_journal(state: Path, query: Callable[[Journal], T]) -> T:
+    """Run one read-only query on the journal in ``state``; a missing journal is a usage error."""
     path = Path(state) / JOURNAL_NAME
     if not path.is_file():
-        print(f"nanoaid: no journal at {path} (has the daemon run with --state {state}?)")
-        return None
-    return Journal(path)
+        raise ConfigError(f"no journal at {path} (has the daemon run with --state {state}?)")
+    journal = Journal(path)
+    try:
+        return query(journal)
+    finally:
+        journal.close()
 
 
 def run(args) -> int:
-    journal = open_journal(args.state)
-    if journal is None:
-        return EXIT_USAGE
-    try:
-        info = journal.dump_status()
-    finally:
-        journal.close()
+    info = read_journal(args.state, Journal.dump_status)
     endpoints = Path(args.state) / "endpoints.json"
     if endpoints.is_file():
         info["endpoints"] = json.loads(endpoints.read_text())
