@@ -27,8 +27,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nanoaid_daemon.metadata import Instrument, Kilovolts, Nanometres, PixelSize  # noqa: E402
-from nanoaid_daemon.sidecar import (CLASSES, Alignment, Classification, Correction, FrameInfo,  # noqa: E402
-                                    Histogram, ModelRef, Provenance, Sidecar, Software, Thresholds)
+from nanoaid_daemon.sidecar import (  # noqa: E402
+    CLASSES,
+    Alignment,
+    Classification,
+    Correction,
+    FrameInfo,
+    Histogram,
+    ModelRef,
+    Provenance,
+    Sidecar,
+    Software,
+    Thresholds,
+)
 from nanoaid_daemon.uploader.catalogue import Catalogue  # noqa: E402
 from nanoaid_daemon.uploader.rebuild import RebuildReport, from_folders, rebuild  # noqa: E402
 

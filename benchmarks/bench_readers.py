@@ -22,9 +22,10 @@ import tifffile
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "readers"))
 
+from reader_synth import fei_ini, sem_image, write_fei, write_tescan  # noqa: E402
+
 from nanoaid_daemon.config import Settings  # noqa: E402
 from nanoaid_daemon.host import PluginHost  # noqa: E402
-from reader_synth import fei_ini, sem_image, write_fei, write_tescan  # noqa: E402
 
 SHARED_ZEISS = ROOT.parent / "shared" / "data" / "real-sem" / "rosettasciio" / "test_tiff_Zeiss_SEM_1k.tif"
 

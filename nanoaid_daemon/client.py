@@ -92,7 +92,7 @@ class Subscriber:
         for event in self:
             callback(event)
 
-    def start(self, callback: Callable[[Event], None]) -> "Subscriber":
+    def start(self, callback: Callable[[Event], None]) -> Subscriber:
         """Run the callback loop in a background thread; ``close()`` stops and joins it."""
         self._thread = threading.Thread(target=self.run, args=(callback,), name="nanoaid-subscriber")
         self._thread.start()
@@ -105,7 +105,7 @@ class Subscriber:
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
-    def __enter__(self) -> "Subscriber":
+    def __enter__(self) -> Subscriber:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -150,7 +150,7 @@ class Subscriber:
     def _pause(self, delay: float) -> None:
         self._closed.wait(max(0.0, min(delay, self._idle_left())))
 
-    def _open(self, ctx: zmq.Context) -> "_Connection | None":
+    def _open(self, ctx: zmq.Context) -> _Connection | None:
         if self._state_dir is not None:
             try:
                 found = read_endpoints(self._state_dir)
@@ -166,7 +166,7 @@ class Subscriber:
         server_key = self._server_key or found.curve_server_key
         return _Connection(ctx, found, server_key, self._client_key, self._rcvhwm)
 
-    def _follow(self, conn: "_Connection") -> Iterator[Event]:
+    def _follow(self, conn: _Connection) -> Iterator[Event]:
         if self._last is None:
             self._last = int(self._request(conn, {"op": "ping"})[0]["last_seq"])
         yield from self._catch_up(conn)
@@ -182,7 +182,7 @@ class Subscriber:
             if event is not None:
                 yield from self._on_live(conn, event)
 
-    def _on_live(self, conn: "_Connection", event: Event) -> Iterator[Event]:
+    def _on_live(self, conn: _Connection, event: Event) -> Iterator[Event]:
         if event.type == "daemon.heartbeat":  # its last_seq may trail the journal: replay can run ahead
             if (event.last_seq or 0) > self._last:
                 self.stats["gaps"] += 1
@@ -197,7 +197,7 @@ class Subscriber:
             if self._wanted(event):
                 yield self._delivered(event)
 
-    def _catch_up(self, conn: "_Connection") -> Iterator[Event]:
+    def _catch_up(self, conn: _Connection) -> Iterator[Event]:
         """Replay everything after ``last_seq`` until the daemon says there is no more."""
         while True:
             header, frames = self._request(conn, {"op": "since", "seq": self._last, "types": list(self.types)})
@@ -214,7 +214,7 @@ class Subscriber:
             if not header.get("more"):
                 return
 
-    def _request(self, conn: "_Connection", payload: dict) -> tuple[dict, list[bytes]]:
+    def _request(self, conn: _Connection, payload: dict) -> tuple[dict, list[bytes]]:
         try:
             return conn.replay.request(payload, timeout=min(self._request_timeout, max(self._idle_left(), 0.1)))
         except RequestRejected:

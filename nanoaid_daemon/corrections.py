@@ -25,8 +25,8 @@ from pydantic import ValidationError
 
 from .atomic import atomic_write_text
 from .errors import ConfigError, NanoaidError
-from .hashing import sha256_file
 from .events import Event, Summary
+from .hashing import sha256_file
 from .sidecar import CLASSES, Correction, Sidecar
 
 __all__ = ["CorrectionRejected", "Applied", "Corrections", "canonical_class", "ExportReport", "export_corrections",

@@ -11,8 +11,9 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .atomic import sweep_temp_files
 from .config import Settings
@@ -74,8 +75,8 @@ class Daemon:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._reconcile_now = threading.Event()
-        self._candidates: "queue.SimpleQueue[Candidate]" = queue.SimpleQueue()
-        self._work: "queue.Queue[Settled]" = queue.Queue(maxsize=settings.pipeline.queue_size)
+        self._candidates: queue.SimpleQueue[Candidate] = queue.SimpleQueue()
+        self._work: queue.Queue[Settled] = queue.Queue(maxsize=settings.pipeline.queue_size)
         self._lock = threading.Lock()
         self._in_flight: set[Path] = set()
         self._frames_in_flight: set[str] = set()

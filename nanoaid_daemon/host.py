@@ -9,8 +9,8 @@ from typing import Any
 from .config import Settings
 from .errors import PluginError, ReaderError
 from .frame import ReadResult
-from .readkit.safety import guard
 from .plugins import DiscoveredPlugin, PluginContext, PluginManifest, Probe, discover, load_factory
+from .readkit.safety import guard
 
 __all__ = ["LoadedPlugin", "PluginHost"]
 
@@ -46,7 +46,7 @@ class PluginHost:
 
     @classmethod
     def load(cls, settings: Settings, *, runtime: Any = None, kinds: tuple[str, ...] = ("reader", "analyzer"),
-             discovered: list[DiscoveredPlugin] | None = None) -> "PluginHost":
+             discovered: list[DiscoveredPlugin] | None = None) -> PluginHost:
         host = cls()
         for found in discovered if discovered is not None else discover():
             if not found.ok:

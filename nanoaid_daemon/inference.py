@@ -21,9 +21,10 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -173,14 +174,14 @@ class Runtime:
             raise ConfigError(f"setting 'models.review_threshold' ({r}) is above 'models.accept_threshold' ({a})")
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "Runtime":
+    def from_settings(cls, settings: Any) -> Runtime:
         m = settings.models
         return cls(m.resolved_dir(), providers=list(m.providers), threads=settings.pipeline.workers(),
                    max_batch=m.max_batch, accept_threshold=m.accept_threshold,
                    review_threshold=m.review_threshold)
 
     @classmethod
-    def for_plugin(cls, ctx: Any) -> "Runtime":
+    def for_plugin(cls, ctx: Any) -> Runtime:
         """The host's runtime, or one shared by every plugin created without one."""
         if ctx.runtime is not None:
             return ctx.runtime
@@ -273,7 +274,7 @@ class Runtime:
             self._models.clear()
             self._failures.clear()
 
-    def __enter__(self) -> "Runtime":
+    def __enter__(self) -> Runtime:
         return self
 
     def __exit__(self, *exc: object) -> None:

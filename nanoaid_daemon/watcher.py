@@ -10,9 +10,9 @@ import fnmatch
 import logging
 import os
 import queue
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from .atomic import is_temp_name
 from .config import WatchSettings
@@ -164,7 +164,7 @@ class Watcher:
             self._observer = None
 
 
-def drain(q: "queue.Queue[Candidate]") -> list[Candidate]:
+def drain(q: queue.Queue[Candidate]) -> list[Candidate]:
     items = []
     while True:
         try:

@@ -60,7 +60,7 @@ class Driver:
         self.progress = progress
         self.bus = bus
         self.tick_s = tick_s
-        self._done: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._inflight: dict[Any, _Task] = {}
         self._hash_q: deque[list[Item]] = deque()
         self._process_q: deque[list[Item]] = deque()

@@ -12,7 +12,6 @@ import threading
 from pathlib import Path
 
 import zmq
-from zmq.utils import z85
 
 from ..config import Settings
 from ..errors import BusError

@@ -6,9 +6,9 @@ card-driven preprocessing, one onnxruntime session on the CPU.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 

@@ -7,9 +7,9 @@ is the same whatever order or subset the files come in.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ from torch import nn
 
 from ..evaluation.inputs import detect_databar, load_grey
 from .augment import augmented_view, clean_view
-from .backbone import NORM_MEAN, NORM_STD, N_BLOCKS, trunk_forward
+from .backbone import N_BLOCKS, NORM_MEAN, NORM_STD, trunk_forward
 
 __all__ = ["Source", "ViewCounts", "FeatureSet", "TrunkRunner", "extract_features", "to_tensor"]
 

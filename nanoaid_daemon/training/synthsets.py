@@ -12,10 +12,10 @@ import json
 import shutil
 from pathlib import Path
 
+from .. import synth
 from ..errors import ConfigError
 from ..evaluation.folders import IMAGE_SUFFIXES, split_of
 from ..hashing import sha256_file
-from .. import synth
 from ..synth import write_dataset
 from .features import Source
 

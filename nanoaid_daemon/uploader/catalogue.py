@@ -7,9 +7,10 @@ from the copies in the archive. Writes are batched in transactions; reads never 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import JournalError
 from ..sidecar import Sidecar
@@ -107,7 +108,7 @@ class Catalogue:
             pass
         self.db.close()
 
-    def __enter__(self) -> "Catalogue":
+    def __enter__(self) -> Catalogue:
         return self
 
     def __exit__(self, *exc) -> None:

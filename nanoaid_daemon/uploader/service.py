@@ -15,8 +15,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ConfigError, SinkError
 from .backoff import Backoff
@@ -160,7 +161,7 @@ class Uploader:
         if intake.error is not None:
             raise intake.error
 
-    def _loop(self, intake: "_Intake", stop: threading.Event, idle_exit_s: float | None, tick) -> None:
+    def _loop(self, intake: _Intake, stop: threading.Event, idle_exit_s: float | None, tick) -> None:
         while not stop.is_set():
             if tick:
                 tick()

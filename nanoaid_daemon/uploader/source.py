@@ -13,8 +13,9 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
@@ -89,7 +90,7 @@ class JsonLinesSource:
             yield from enumerate(sys.stdin, 1)
             return
         try:
-            fh = open(self.path, "r", encoding="utf-8")
+            fh = open(self.path, encoding="utf-8")
         except FileNotFoundError:
             if not self.follow:
                 raise ConfigError(f"event file {self.path} does not exist") from None

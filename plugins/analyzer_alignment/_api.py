@@ -36,7 +36,7 @@ class AlignmentOptions(BaseModel):
         return v
 
 
-def create(ctx: PluginContext) -> "AlignmentAnalyzer":
+def create(ctx: PluginContext) -> AlignmentAnalyzer:
     try:
         options = AlignmentOptions.model_validate(ctx.options)
     except ValidationError as exc:

@@ -32,7 +32,7 @@ class ClassifyOptions(BaseModel):
     tile_min_side_px: int = Field(1536, ge=16, description="'auto' adds quadrant views when the shorter side reaches this.")
 
 
-def create(ctx: PluginContext) -> "Classifier":
+def create(ctx: PluginContext) -> Classifier:
     try:
         options = ClassifyOptions.model_validate(ctx.options)
     except ValidationError as exc:

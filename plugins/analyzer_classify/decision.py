@@ -6,7 +6,8 @@ while the sidecar shows 0.35. With it, anyone re-checking a sidecar gets the dec
 """
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 

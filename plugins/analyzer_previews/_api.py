@@ -44,7 +44,7 @@ class PreviewOptions(BaseModel):
     png_compress_level: int = Field(1, ge=0, le=9, description="zlib level: 1 is fastest and within ~15% of the smallest on SEM noise.")
 
 
-def create(ctx: PluginContext) -> "PreviewAnalyzer":
+def create(ctx: PluginContext) -> PreviewAnalyzer:
     try:
         options = PreviewOptions.model_validate(ctx.options)
     except ValidationError as exc:

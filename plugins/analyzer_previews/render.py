@@ -6,7 +6,7 @@ Everything here is pure numpy + Pillow, so the rendering is the same in the daem
 from __future__ import annotations
 
 import io
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image

@@ -32,7 +32,7 @@ XML_TAG = 34683
 VENDOR = "Thermo Fisher/FEI"
 
 
-def create(ctx: PluginContext) -> "FeiReader":
+def create(ctx: PluginContext) -> FeiReader:
     return FeiReader()
 
 

@@ -32,7 +32,7 @@ __all__ = ["create", "GenericReader"]
 _IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp"}
 
 
-def create(ctx: PluginContext) -> "GenericReader":
+def create(ctx: PluginContext) -> GenericReader:
     return GenericReader()
 
 

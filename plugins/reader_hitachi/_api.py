@@ -10,7 +10,7 @@ from ._hitachi import data_size, hitachi_instrument, looks_like_hitachi
 __all__ = ["create", "HitachiReader"]
 
 
-def create(ctx: PluginContext) -> "HitachiReader":
+def create(ctx: PluginContext) -> HitachiReader:
     return HitachiReader()
 
 

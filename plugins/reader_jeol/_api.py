@@ -10,7 +10,7 @@ from ._jeol import full_size, jeol_instrument, looks_like_jeol
 __all__ = ["create", "JeolReader"]
 
 
-def create(ctx: PluginContext) -> "JeolReader":
+def create(ctx: PluginContext) -> JeolReader:
     return JeolReader()
 
 

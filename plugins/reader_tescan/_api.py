@@ -33,7 +33,7 @@ __all__ = ["create", "TescanReader"]
 VENDOR = "TESCAN"
 
 
-def create(ctx: PluginContext) -> "TescanReader":
+def create(ctx: PluginContext) -> TescanReader:
     return TescanReader()
 
 

@@ -38,7 +38,7 @@ _UNNAMED = ((4, "magnification", ""), (6, "beam_energy", "V"), (8, "beam_current
 _STORE = re.compile(r"\s*(\d+)\s*[*x×]\s*(\d+)\s*")
 
 
-def create(ctx: PluginContext) -> "ZeissReader":
+def create(ctx: PluginContext) -> ZeissReader:
     return ZeissReader()
 
 

@@ -20,8 +20,15 @@ from nanoaid_daemon.atomic import TEMP_SUFFIX, atomic_write_bytes
 from nanoaid_daemon.errors import ConfigError, SinkError
 from nanoaid_daemon.plugins import PluginContext
 from nanoaid_daemon.uploader.bundle import Bundle, BundleFile, Receipt, iter_verified
-from nanoaid_daemon.uploader.ocfl import (OBJECT_NAMASTE, ROOT_NAMASTE, dump_inventory, object_path,
-                                          parse_inventory, plan_version, root_files)
+from nanoaid_daemon.uploader.ocfl import (
+    OBJECT_NAMASTE,
+    ROOT_NAMASTE,
+    dump_inventory,
+    object_path,
+    parse_inventory,
+    plan_version,
+    root_files,
+)
 from nanoaid_daemon.uploader.sinks import Unconfigured
 
 __all__ = ["create", "OcflSink", "STAGING"]
@@ -31,7 +38,7 @@ log = logging.getLogger(__name__)
 STAGING = "extensions/nanoaid-staging"
 
 
-def create(ctx: PluginContext) -> "OcflSink | Unconfigured":
+def create(ctx: PluginContext) -> OcflSink | Unconfigured:
     opts = dict(ctx.options)
     root = opts.pop("root", None) or opts.pop("url", None)
     if not root:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 from nanoaid_daemon.errors import ConfigError, PluginError, SinkError
@@ -32,7 +32,7 @@ KNOWN = ("url", "endpoint_url", "region", "access_key_id", "secret_access_key", 
          "connect_timeout_s", "read_timeout_s")
 
 
-def create(ctx: PluginContext) -> "S3Sink | Unconfigured":
+def create(ctx: PluginContext) -> S3Sink | Unconfigured:
     opts = dict(ctx.options)
     url = opts.pop("url", None)
     if not url:

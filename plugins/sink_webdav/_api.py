@@ -29,7 +29,7 @@ IN_MEMORY_LIMIT = 64 << 20
 CHUNK = 1 << 20
 
 
-def create(ctx: PluginContext) -> "WebDavSink | Unconfigured":
+def create(ctx: PluginContext) -> WebDavSink | Unconfigured:
     opts = dict(ctx.options)
     url = opts.pop("url", None)
     if not url:

@@ -8,8 +8,8 @@ dark background is called Particles and its class activation map lies on the obj
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import onnx

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from analyzer_models import write_standard_models
+
 from nanoaid_daemon.frame import Page, ReadResult
 from nanoaid_daemon.inference import Runtime
 from nanoaid_daemon.metadata import Instrument

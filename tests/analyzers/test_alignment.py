@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from skimage.feature import structure_tensor
-
 from conftest import bright_object, frame_context, make_plugin
 from fields import grating, wire_field
+from skimage.feature import structure_tensor
+
 from nanoaid_daemon.errors import ConfigError
 from nanoaid_daemon.inference import CLASSIFIER_KEY
-from nanoaid_plugins.analyzer_alignment import MANIFEST
-from nanoaid_plugins.analyzer_alignment import tensor
+from nanoaid_plugins.analyzer_alignment import MANIFEST, tensor
 from nanoaid_plugins.analyzer_alignment.tensor import gradients, local_tensor, measure
 from nanoaid_plugins.analyzer_classify import MANIFEST as CLASSIFY
 

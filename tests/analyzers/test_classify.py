@@ -6,9 +6,9 @@ import json
 import jsonschema
 import numpy as np
 import pytest
-
 from analyzer_models import classifier_onnx, write_model
 from conftest import bright_object, frame_context, make_plugin
+
 from nanoaid_daemon.errors import ConfigError, ModelUnavailable
 from nanoaid_daemon.inference import CLASSIFIER_KEY, Runtime
 from nanoaid_daemon.schema import schema_path

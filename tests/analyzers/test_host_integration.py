@@ -7,8 +7,8 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
-
 from conftest import frame_context
+
 from nanoaid_daemon.config import load_settings
 from nanoaid_daemon.host import PluginHost
 from nanoaid_daemon.inference import Runtime

@@ -5,10 +5,10 @@ import hashlib
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from analyzer_models import autoencoder_onnx, classifier_onnx, write_model
 from conftest import bright_object, frame_context, make_plugin
+from PIL import Image
+
 from nanoaid_daemon.errors import ModelUnavailable
 from nanoaid_daemon.inference import CLASSIFIER_KEY, Runtime
 from nanoaid_plugins.analyzer_classify import MANIFEST as CLASSIFY

@@ -8,8 +8,8 @@ import threading
 
 import numpy as np
 import pytest
-
 from analyzer_models import autoencoder_onnx, classifier_onnx, write_model, write_standard_models
+
 from nanoaid_daemon.config import load_settings
 from nanoaid_daemon.errors import ConfigError, ModelUnavailable
 from nanoaid_daemon.inference import Runtime, resolve_providers

@@ -14,8 +14,16 @@ import pytest
 
 from nanoaid_daemon.atomic import TEMP_SUFFIX
 
-from .helpers import (assert_exactly_once, batch_args, cli_env, install_probe_plugin, make_archive, outcome,
-                      probe_config, run_batch_cli)
+from .helpers import (
+    assert_exactly_once,
+    batch_args,
+    cli_env,
+    install_probe_plugin,
+    make_archive,
+    outcome,
+    probe_config,
+    run_batch_cli,
+)
 
 
 def _committed(state) -> int:

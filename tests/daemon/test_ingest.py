@@ -135,8 +135,8 @@ def test_resumes_unfinished_files_from_the_journal_before_ready(tmp_path):
 def test_sidecar_names_keep_the_full_frame_name(tmp_path):
     watch, state = tmp_path / "watch", tmp_path / "state"
     watch.mkdir()
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     with running_daemon(watch, state) as daemon:
         (watch / "img.tif").write_bytes(tiff_bytes(21))

@@ -98,8 +98,8 @@ def test_vanished_file_is_forgotten(tmp_path):
 
 
 def test_check_complete_knows_png_and_jpeg_endings(tmp_path):
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     for ext, fmt in ((".png", "PNG"), (".jpg", "JPEG")):
         p = tmp_path / f"a{ext}"

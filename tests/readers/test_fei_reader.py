@@ -5,7 +5,6 @@ import math
 from datetime import datetime
 
 import pytest
-
 from reader_synth import FEI_INI_TAG, ascii_tag, fei_ini, sem_image, write_fei, write_tiff
 
 SECTIONS = {

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tifffile
 from PIL import Image
+from reader_synth import sem_image
 
 from nanoaid_daemon.readkit import detect_databar
-from reader_synth import sem_image
 
 GREY = sem_image(96, 128)
 RGB = np.dstack([GREY, GREY, GREY])

@@ -5,9 +5,9 @@ import json
 
 import pytest
 import tifffile
+from reader_synth import hitachi_sidecar, sem_image
 
 from nanoaid_daemon.cli import main
-from reader_synth import hitachi_sidecar, sem_image
 
 
 def inspect_json(capsys, *paths) -> tuple[int, list[dict]]:

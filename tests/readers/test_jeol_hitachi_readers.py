@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import tifffile
 from PIL import Image
-
 from reader_synth import hitachi_sidecar, sem_image
 
 JEOL_REAL = "nexuslims/text_preview_jeol_ansi.txt"

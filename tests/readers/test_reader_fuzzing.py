@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reader_synth import ascii_tag, fei_ini, sem_image, write_fei, write_tescan, write_tiff, zeiss_text
 
 from nanoaid_daemon.errors import ReaderError
 from nanoaid_daemon.metadata import Instrument
@@ -32,7 +33,6 @@ from nanoaid_plugins.reader_jeol._jeol import jeol_instrument
 from nanoaid_plugins.reader_tescan._tescan import block_sections, parse_blocks, tescan_instrument
 from nanoaid_plugins.reader_zeiss._api import zeiss_instrument
 from nanoaid_plugins.reader_zeiss._cz_sem import parse_cz_sem
-from reader_synth import fei_ini, sem_image, tescan_blocks, write_fei, write_tescan, write_tiff, ascii_tag, zeiss_text
 
 FAST = settings(max_examples=300, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
 

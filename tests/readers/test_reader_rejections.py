@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tifffile
 from PIL import Image
+from reader_synth import fei_ini, sem_image, write_fei
 
 from nanoaid_daemon.errors import ReaderError
-from reader_synth import fei_ini, sem_image, write_fei
 
 NEGATIVE = ["nexuslims/quanta_bad_metadata.tif", "nexuslims/quanta_just_modded_mdata.tif"]
 

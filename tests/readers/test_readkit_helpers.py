@@ -67,7 +67,7 @@ def test_magnification_strings(text, value):
     (codecs.BOM_UTF16_LE + "[S]\r\nµ=1".encode("utf-16-le"), "[S]\r\nµ=1"),
     ("[S]\r\nµ=1".encode("utf-16-le"), "[S]\r\nµ=1"),
     (codecs.BOM_UTF8 + "µ".encode(), "µ"),
-    ("Mag µm".encode("utf-8") + b"\x00\x00", "Mag µm"),
+    ("Mag µm".encode() + b"\x00\x00", "Mag µm"),
     (b"10\xb5m", "10µm"),
     (b"\x81\xb5", "\x81µ"),
 ])

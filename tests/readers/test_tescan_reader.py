@@ -7,11 +7,11 @@ from datetime import datetime
 import pytest
 import tifffile
 from PIL import Image
+from reader_synth import TESCAN_TAG, sem_image, tescan_blocks, write_tescan, write_tiff
 
 from nanoaid_daemon.errors import ReaderError
 from nanoaid_daemon.readkit import decode_text, parse_ini
 from nanoaid_plugins.reader_tescan._tescan import block_sections, parse_blocks
-from reader_synth import TESCAN_TAG, sem_image, tescan_blocks, write_tescan, write_tiff
 
 REAL = "nexuslims/tescan-pfib_dataZeroed"
 SECTIONS = {

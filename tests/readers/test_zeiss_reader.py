@@ -6,9 +6,9 @@ from datetime import datetime
 import numpy as np
 import pytest
 import tifffile
+from reader_synth import ZEISS_TAG, ascii_tag, sem_image, write_tiff, zeiss_text
 
 from nanoaid_plugins.reader_zeiss._cz_sem import parse_cz_sem
-from reader_synth import ZEISS_TAG, ascii_tag, sem_image, write_tiff, zeiss_text
 
 BASE = {
     "AP_ACTUALKV": "EHT = 10.00 kV",

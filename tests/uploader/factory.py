@@ -18,8 +18,21 @@ from PIL import Image
 from nanoaid_daemon.atomic import atomic_write_text
 from nanoaid_daemon.events import Event, Summary
 from nanoaid_daemon.metadata import Instrument, Kilovolts, Nanometres, PixelSize
-from nanoaid_daemon.sidecar import (CLASSES, Alignment, Classification, Correction, FrameInfo, Histogram, ModelRef,
-                                    Preview, Provenance, Sidecar, Software, Thresholds, sidecar_name)
+from nanoaid_daemon.sidecar import (
+    CLASSES,
+    Alignment,
+    Classification,
+    Correction,
+    FrameInfo,
+    Histogram,
+    ModelRef,
+    Preview,
+    Provenance,
+    Sidecar,
+    Software,
+    Thresholds,
+    sidecar_name,
+)
 
 __all__ = ["FrameSpec", "make_frame", "correct", "processed_event", "corrected_event", "EventLog"]
 

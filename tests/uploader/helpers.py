@@ -7,9 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 __all__ = ["nanoaid", "nanoaid_cmd", "running", "tail", "validate_ocfl", "wait_until", "upload_status", "object_inventories"]
 

@@ -19,8 +19,7 @@ import pytest
 from nanoaid_daemon.cli import main
 
 from .factory import EventLog
-from .helpers import (nanoaid, nanoaid_cmd, object_inventories, running, tail, upload_status, validate_ocfl,
-                      wait_until)
+from .helpers import nanoaid, nanoaid_cmd, object_inventories, running, tail, upload_status, validate_ocfl, wait_until
 from .servers import free_port, moto_server, s3_client, setup_s3_user
 
 

@@ -11,7 +11,7 @@ import pytest
 from nanoaid_daemon.uploader.bundle import BundleError, assemble_bundle
 from nanoaid_daemon.uploader.source import JsonLinesSource
 
-from .factory import EventLog, FrameSpec, corrected_event, correct, make_frame
+from .factory import EventLog, FrameSpec, correct, corrected_event, make_frame
 from .helpers import nanoaid, wait_until
 
 

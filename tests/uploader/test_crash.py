@@ -18,7 +18,7 @@ from nanoaid_daemon.uploader.catalogue import Catalogue
 from nanoaid_daemon.uploader.progress import Progress
 from nanoaid_plugins.sink_ocfl._api import STAGING
 
-from .factory import EventLog, corrected_event, correct
+from .factory import EventLog, correct, corrected_event
 from .helpers import nanoaid_cmd, object_inventories, validate_ocfl
 
 TRIALS = 10

@@ -11,7 +11,7 @@ from nanoaid_daemon.uploader.service import Uploader
 from nanoaid_daemon.uploader.source import list_factory
 from nanoaid_plugins.sink_ocfl._api import OcflSink
 
-from .factory import EventLog, corrected_event, correct, processed_event
+from .factory import EventLog, correct, corrected_event, processed_event
 from .helpers import object_inventories, validate_ocfl
 
 

@@ -66,14 +66,14 @@ def test_ready_then_watchdog_pings_continue_while_the_repository_is_down(tmp_pat
             while time.monotonic() < deadline and sum(m == "WATCHDOG=1" for m in messages) < 6:
                 try:
                     messages.append(sock.recv(4096).decode())
-                except socket.timeout:
+                except TimeoutError:
                     pass
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=30) == 0, proc.stderr.read()
         try:
             while True:
                 messages.append(sock.recv(4096).decode())
-        except socket.timeout:
+        except TimeoutError:
             pass
     assert messages[0].startswith("READY=1")
     assert sum(m == "WATCHDOG=1" for m in messages) >= 6  # pings go on through the 5 s backoff waits
