@@ -3,7 +3,7 @@
 
     .venv/bin/python benchmarks/bench_bus.py [--events 20000] [--latency-events 500] [--subscribers 10]
 
-Subscribers are separate processes using ``nanoaid_daemon.client.Subscriber`` (typed events, gap
+Subscribers are separate processes using ``nanoaid_daemon.bus.client.Subscriber`` (typed events, gap
 checks), as instrument software would. Throughput: events committed to the journal in batches
 as fast as the journal takes them, timed from the first commit until the slowest subscriber has
 the last one. Latency: one event per commit (synchronous=FULL, as the daemon commits), time from
@@ -30,7 +30,7 @@ from nanoaid_daemon.journal import Journal
 
 def subscriber_main(args) -> int:
     """Child process: receive events after --since until --count have arrived; report receive times."""
-    from nanoaid_daemon.client import Subscriber
+    from nanoaid_daemon.bus.client import Subscriber
 
     times, seqs = [], []
     sub = Subscriber(state_dir=args.state, since=args.since, client_key=args.client_key, idle_timeout=60)

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from nanoaid_daemon.chaos import kill9_trials
+from nanoaid_daemon.testing import kill9_trials
 
 
 def main() -> int:

@@ -58,7 +58,7 @@ def _write_frames(watch: Path, count: int, seed: int, log: list[str]) -> list[Pa
 
 
 def _subscribe(state: Path, lines: list[str], stop: threading.Event, ready: threading.Event) -> threading.Thread:
-    from ..client import Subscriber
+    from ..bus.client import Subscriber
 
     def run() -> None:
         sub = Subscriber(state_dir=state, since=0, types=("frame.",))

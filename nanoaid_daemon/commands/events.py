@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..bus.client import Subscriber
 from ..cli import add_config_option, settings_from_args
-from ..client import Subscriber
 
 
 def _non_negative(text: str) -> int:

@@ -8,9 +8,9 @@ import threading
 import pytest
 
 from nanoaid_daemon.bus import Bus
+from nanoaid_daemon.bus.client import Subscriber, send_correction
 from nanoaid_daemon.bus.protocol import RequestRejected
 from nanoaid_daemon.cli import main
-from nanoaid_daemon.client import Subscriber, send_correction
 from nanoaid_daemon.corrections import CorrectionRejected, Corrections, canonical_class
 from nanoaid_daemon.journal import Journal
 from nanoaid_daemon.sidecar import Sidecar

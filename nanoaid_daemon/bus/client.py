@@ -1,6 +1,6 @@
 """Client library for instrument software: every event exactly once, in order, even across restarts.
 
-    from nanoaid_daemon.client import Subscriber
+    from nanoaid_daemon.bus.client import Subscriber
 
     sub = Subscriber(state_dir="/var/lib/nanoaid", since=last_seq_you_saved, types=("frame.",))
     for event in sub:                      # typed nanoaid_daemon.events.Event objects
@@ -26,11 +26,11 @@ from pathlib import Path
 import zmq
 from pydantic import ValidationError
 
-from .bus.endpoints import Endpoints, read_endpoints
-from .bus.protocol import RequestRejected
-from .bus.wire import Requester, curve_client, load_client_key
-from .errors import BusError, ConfigError
-from .events import Event
+from ..errors import BusError, ConfigError
+from ..events import Event
+from .endpoints import Endpoints, read_endpoints
+from .protocol import RequestRejected
+from .wire import Requester, curve_client, load_client_key
 
 __all__ = ["Subscriber", "send_correction", "load_client_key"]
 

@@ -1,8 +1,15 @@
-"""Crash-safety harness: ``kill -9`` the daemon at random moments while frames pour in.
+"""Test-only support, kept out of the production modules: fault injection and patient polling.
 
-Used by the test suite (a few trials) and by ``benchmarks/reliability_kill9.py`` (many). After
-the burst a final daemon finishes the work; then every promise is checked: no frame lost, none
-with two ``frame.processed`` events, every sidecar valid, no temp file left behind.
+Nothing in the daemon imports this module. It holds:
+
+- ``wait_for``: poll a condition with a generous deadline, the one way tests wait without luck.
+- ``kill9_trials``: ``kill -9`` the daemon at random moments while frames pour in. Used by the
+  test suite (a few trials) and by ``benchmarks/reliability_kill9.py`` (many). After the burst a
+  final daemon finishes the work; then every promise is checked: no frame lost, none with two
+  ``frame.processed`` events, every sidecar valid, no temp file left behind.
+- ``UploadFault``: the uploader's crash hook. ``nanoaid upload`` installs it as the service's
+  ``after_put`` hook only when ``NANOAID_UPLOAD_FAULT`` is set, so a test can stop the real
+  process right after a repository write and before that write is recorded.
 """
 from __future__ import annotations
 
@@ -14,8 +21,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -24,7 +34,25 @@ from .hashing import sha256_file
 from .journal import Journal
 from .sidecar import Sidecar, sidecar_name
 
-__all__ = ["ChaosReport", "daemon_command", "fast_env", "kill9_trials"]
+__all__ = [
+    "FAULT_ENV", "ChaosReport", "UploadFault", "daemon_command", "fast_env", "kill9_trials", "upload_fault", "wait_for",
+]
+
+T = TypeVar("T")
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 60.0, message: str = "condition", *,
+             interval: float = 0.05) -> T:
+    """Poll until ``predicate()`` is truthy and return that value; fail naming ``message`` after
+    ``timeout`` seconds. The timeout is a safety net for a broken build, never a measured timing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {message}")
+        time.sleep(interval)
 
 
 @dataclass
@@ -149,7 +177,7 @@ def _verify(report: ChaosReport, watch: Path, state: Path, paths: list[Path]) ->
     finally:
         journal.close()
     seqs = [e.seq for e in events]
-    report.seq_gaps = sum(1 for a, b in zip(seqs, seqs[1:]) if b != a + 1) + (seqs[:1] != [1] if seqs else 0)
+    report.seq_gaps = sum(1 for a, b in pairwise(seqs) if b != a + 1) + (seqs[:1] != [1] if seqs else 0)
     per_frame: dict[str, int] = {}
     for e in events:
         if e.type == "frame.processed":
@@ -169,3 +197,38 @@ def _verify(report: ChaosReport, watch: Path, state: Path, paths: list[Path]) ->
         except Exception as exc:
             report.invalid_sidecars.append(f"{sidecar}: {exc}")
     report.temp_files = [str(p) for p in watch.rglob(f"*{TEMP_SUFFIX}")]
+
+
+# -- the uploader's crash hook ------------------------------------------------------------------
+#: ``after-put`` (pause, for an outside kill -9) or ``after-put:kill``, optionally ``@N`` for the
+#: N-th upload of this process (default 1).
+FAULT_ENV = "NANOAID_UPLOAD_FAULT"
+
+
+class UploadFault:
+    """Stops the uploader at its N-th repository write: paused for an outside kill, or killed."""
+
+    def __init__(self, spec: str):
+        head, _, at = spec.partition("@")
+        point, _, action = head.partition(":")
+        if point != "after-put" or action not in ("", "pause", "kill"):
+            raise ValueError(f"{FAULT_ENV}={spec!r}: expected after-put[:pause|:kill][@N]")
+        self.action = action or "pause"
+        self.at = int(at or 1)
+        self.count = 0
+
+    def __call__(self, seq: int, frame_id: str) -> None:
+        self.count += 1
+        if self.count != self.at:
+            return
+        print(f"FAULT after-put seq={seq} frame={frame_id}", file=sys.stderr, flush=True)
+        if self.action == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        while True:  # paused until the test kills this process
+            time.sleep(3600)
+
+
+def upload_fault(environ: dict[str, str] | None = None) -> UploadFault | None:
+    """The hook ``NANOAID_UPLOAD_FAULT`` asks for, or None when it is unset."""
+    spec = (os.environ if environ is None else environ).get(FAULT_ENV)
+    return UploadFault(spec) if spec else None
