@@ -1,4 +1,52 @@
-"""NanoAID daemon: labelled, explained, findable SEM frames within a second of saving."""
+"""NanoAID daemon: labelled, explained, findable SEM frames within a second of saving.
+
+The package has five rooms. Know which one you are in before you change something: contracts are
+promises to other programs, so they change only by adding optional fields.
+
+Ingest: a saved file becomes a settled, journalled frame, exactly once.
+    ``watcher``      file-system events as hints, the periodic reconcile scan as the truth
+    ``settle``       hands a file on only when its writer has finished
+    ``journal``      SQLite state of every file and every event (the source of truth)
+    ``daemon``       the main loop: watcher → settle → journal → pipeline → sidecar → event
+    ``hashing``      a frame's id is the sha256 of its bytes
+    ``atomic``       crash-safe writes (temp file, fsync, rename)
+    ``sdnotify``     systemd readiness and watchdog pings
+    ``batch/``       the same pipeline over an existing archive, on many processes
+
+Analysis: one frame through readers and analyzers into a sidecar.
+    ``pipeline``     reader → analyzers → sidecar, shared by the daemon, ``process`` and ``batch``
+    ``host``         loads enabled plugins once and picks the reader for each file
+    ``inference``    one onnxruntime session per model, shared by analyzers
+    ``batcher``      micro-batching for worker threads that share one model
+    ``preprocess``   pixels → model input, as the model card says
+    ``modelcard``    the JSON beside each ONNX model
+    ``records``      a reader's result → the sidecar's frame, instrument and pages sections
+    ``readkit/``     defensive building blocks for reader plugins (the plugins live in ``plugins/``)
+
+Contracts: what other programs and plugins rely on; JSON Schemas in ``schemas/`` are generated.
+    ``sidecar``      ``nanoaid.sidecar/1``, one JSON document per frame
+    ``events``       ``nanoaid.event/1``, the bus's messages
+    ``frame``        what a reader hands the pipeline
+    ``metadata``     normalised instrument metadata, one fixed unit per field
+    ``plugins``      plugin protocols, manifests and discovery
+    ``config``       the settings model (``default-config.toml`` lists every key)
+    ``errors``       the one exception hierarchy
+    ``schema``       regenerates ``schemas/*.json`` from the models
+
+Outlets: where results go once a frame is committed.
+    ``bus/``         ZeroMQ publisher, replay and corrections; ``bus.client`` for instrument software
+    ``uploader/``    every frame into a repository exactly once, and the searchable catalogue
+    ``corrections``  operator labels, kept beside the model's own prediction
+
+Tools: commands and offline work, never on the daemon's hot path.
+    ``cli``, ``commands/``   the ``nanoaid`` command line, one module per subcommand
+    ``synth/``       synthetic SEM frames for demos, tests and training
+    ``training/``    retraining and export of the shipped models (``[train]`` extra)
+    ``evaluation/``  classifier evaluation on labelled folders
+    ``testing``      test-only support: fault injection and ``wait_for``; the daemon never imports it
+
+``client`` and ``chaos`` are former homes kept for existing imports (now ``bus.client`` and ``testing``).
+"""
 from importlib.metadata import PackageNotFoundError, version
 
 try:
