@@ -7,6 +7,7 @@ Ingest: a saved file becomes a settled, journalled frame, exactly once.
     ``watcher``      file-system events as hints, the periodic reconcile scan as the truth
     ``settle``       hands a file on only when its writer has finished
     ``journal``      SQLite state of every file and every event (the source of truth)
+    ``sqlitedb``     how every SQLite file is opened (WAL, synchronous, busy timeout) and written
     ``daemon``       the main loop: watcher → settle → journal → pipeline → sidecar → event
     ``hashing``      a frame's id is the sha256 of its bytes
     ``atomic``       crash-safe writes (temp file, fsync, rename)
