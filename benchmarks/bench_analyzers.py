@@ -98,7 +98,8 @@ def per_frame(runtime: Runtime, pixels: np.ndarray, folder: Path, repeat: int) -
     return {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in samples.items()}
 
 
-def backlog(runtime: Runtime, pixels: np.ndarray, folder: Path, frames: int, workers: int) -> tuple[float, float, float]:
+def backlog(runtime: Runtime, pixels: np.ndarray, folder: Path, frames: int,
+            workers: int) -> tuple[float, float, float]:
     """(frames/s, CPU ms per frame, mean classifier batch rows) for a backlog worked by ``workers``."""
     chain = analyzers(runtime)
     variants = [pixels, pixels[::-1], pixels[:, ::-1], pixels[::-1, ::-1]]

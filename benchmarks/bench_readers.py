@@ -68,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for label, path in candidates(Path(tmp)):
             reader = host.pick_reader(path).obj
-            ours = median_ms(lambda: host.read(path), args.repeat)
-            direct = median_ms(lambda: reader.read(path), args.repeat)
-            bare = median_ms(lambda: tifffile.imread(path), args.repeat)
+            ours = median_ms(lambda path=path: host.read(path), args.repeat)
+            direct = median_ms(lambda path=path, reader=reader: reader.read(path), args.repeat)
+            bare = median_ms(lambda path=path: tifffile.imread(path), args.repeat)
             print(f"{label:30} {ours:8.3f}ms {direct:10.3f}ms {bare:14.3f}ms {ours / bare:6.1f}x")
     return 0
 

@@ -49,10 +49,10 @@ class PluginHost:
              discovered: list[DiscoveredPlugin] | None = None) -> PluginHost:
         host = cls()
         for found in discovered if discovered is not None else discover():
-            if not found.ok:
-                host._disable(found.manifest.name if found.manifest else found.entry_point, found.error or "")
-                continue
             manifest = found.manifest
+            if manifest is None or not found.ok:
+                host._disable(manifest.name if manifest else found.entry_point, found.error or "")
+                continue
             if manifest.kind not in kinds or manifest.name in settings.plugins.disabled:
                 continue
             ctx = PluginContext(manifest, settings.plugins.options.get(manifest.name, {}),
@@ -72,9 +72,9 @@ class PluginHost:
 
     def pick_reader(self, path: Path) -> LoadedPlugin:
         probe = Probe(path)
-        with guard(path):
-            probe.head
-        if not probe.head:
+        with guard(path):  # the first read of the file: its OSError becomes a ReaderError
+            head = probe.head
+        if not head:
             raise ReaderError("file is empty (0 bytes)", path=path, code="empty")
         best, best_score = None, 0
         for plugin in sorted(self.readers, key=lambda p: p.manifest.order):

@@ -128,7 +128,7 @@ class Model:
         return self._batcher.submit(batch, wanted)
 
     def _run(self, stacked: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
-        return dict(zip(names, self.session.run(names, {self.input_name: stacked})))
+        return dict(zip(names, self.session.run(names, {self.input_name: stacked}), strict=True))
 
 
 def _stat(path: Path) -> tuple[int, int] | None:

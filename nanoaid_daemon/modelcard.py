@@ -64,7 +64,9 @@ class ModelCard(BaseModel):
     input: InputSpec
     outputs: list[OutputSpec]
     thresholds: dict[str, float] = Field(default_factory=lambda: {"accept": 0.8, "review": 0.35})
-    calibration: dict[str, Any] = Field(default_factory=dict, description="e.g. {'method': 'temperature', 'temperature': 1.7}")
+    calibration: dict[str, Any] = Field(
+        default_factory=dict, description="e.g. {'method': 'temperature', 'temperature': 1.7}"
+    )
     architecture: str = ""
     training: dict[str, Any] = Field(default_factory=dict, description="Data, counts, split rule, seed, command.")
     metrics: dict[str, Any] = Field(default_factory=dict)

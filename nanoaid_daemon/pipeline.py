@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ class Pipeline:
             name = plugin.manifest.section or plugin.manifest.name
             started = time.perf_counter()
             try:
-                value = call_with_timeout(lambda p=plugin: p.obj.analyze(ctx),
+                value = call_with_timeout(partial(plugin.obj.analyze, ctx),
                                           self.settings.pipeline.analyzer_timeout_s, plugin.manifest.name)
                 self._place(sections, plugin, value)
                 plugins_used[plugin.manifest.name] = plugin.manifest.version

@@ -176,11 +176,12 @@ def _verify(report: ChaosReport, watch: Path, state: Path, paths: list[Path]) ->
         events = journal.events()
     finally:
         journal.close()
-    seqs = [e.seq for e in events]
-    report.seq_gaps = sum(1 for a, b in pairwise(seqs) if b != a + 1) + (seqs[:1] != [1] if seqs else 0)
+    seqs = [e.seq for e in events if e.seq is not None]
+    first_missing = 1 if seqs and seqs[0] != 1 else 0
+    report.seq_gaps = sum(1 for a, b in pairwise(seqs) if b != a + 1) + first_missing
     per_frame: dict[str, int] = {}
     for e in events:
-        if e.type == "frame.processed":
+        if e.type == "frame.processed" and e.frame_id is not None:
             per_frame[e.frame_id] = per_frame.get(e.frame_id, 0) + 1
     report.processed_events = sum(per_frame.values())
     report.duplicate_events = [fid for fid, n in per_frame.items() if n > 1]
@@ -217,7 +218,7 @@ class UploadFault:
         self.at = int(at or 1)
         self.count = 0
 
-    def __call__(self, seq: int, frame_id: str) -> None:
+    def __call__(self, seq: int, frame_id: str | None) -> None:
         self.count += 1
         if self.count != self.at:
             return

@@ -182,14 +182,20 @@ class Subscriber:
             if event is not None:
                 yield from self._on_live(conn, event)
 
+    def _position(self) -> int:
+        """The newest seq handled; resolved when the first connection opens (``since=None``: "from now")."""
+        assert self._last is not None, "the position is resolved before any event is followed"
+        return self._last
+
     def _on_live(self, conn: _Connection, event: Event) -> Iterator[Event]:
+        last = self._position()
         if event.type == "daemon.heartbeat":  # its last_seq may trail the journal: replay can run ahead
-            if (event.last_seq or 0) > self._last:
+            if (event.last_seq or 0) > last:
                 self.stats["gaps"] += 1
                 yield from self._catch_up(conn)
-        elif event.seq is None or event.seq <= self._last:
+        elif event.seq is None or event.seq <= last:
             self.stats["duplicates"] += 1
-        elif event.seq > self._last + 1:
+        elif event.seq > last + 1:
             self.stats["gaps"] += 1
             yield from self._catch_up(conn)
         else:
@@ -200,15 +206,15 @@ class Subscriber:
     def _catch_up(self, conn: _Connection) -> Iterator[Event]:
         """Replay everything after ``last_seq`` until the daemon says there is no more."""
         while True:
-            header, frames = self._request(conn, {"op": "since", "seq": self._last, "types": list(self.types)})
+            header, frames = self._request(conn, {"op": "since", "seq": self._position(), "types": list(self.types)})
             for frame in frames:
                 event = _decode([b"", frame])
-                if event is not None and event.seq is not None and event.seq > self._last:
+                if event is not None and event.seq is not None and event.seq > self._position():
                     self._last = event.seq
                     self.stats["replayed"] += 1
                     if self._wanted(event):
                         yield self._delivered(event)
-            self._last = max(self._last, int(header["until"]))
+            self._last = max(self._position(), int(header["until"]))
             if int(header["last_seq"]) < self._last:
                 self._warn_behind(int(header["last_seq"]))
             if not header.get("more"):

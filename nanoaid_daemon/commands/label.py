@@ -30,7 +30,8 @@ def register(sub) -> None:
     p.add_argument("--state", type=Path, help="the daemon's state folder")
     p.add_argument("--operator", help="who makes the call (default: the login name)")
     p.add_argument("--comment", help="free text kept with the correction")
-    p.add_argument("--client-key", type=Path, metavar="FILE", help="CURVE client secret key, when the daemon uses CURVE")
+    p.add_argument("--client-key", type=Path, metavar="FILE",
+                   help="CURVE client secret key, when the daemon uses CURVE")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the daemon (default 10)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON line")
     add_config_option(p)
@@ -56,8 +57,10 @@ def _direct(state: Path, frame_id: str, args, operator: str) -> dict:
     finally:
         journal.close()
     event = applied.event
+    summary = event.summary
+    assert summary is not None  # a label.corrected event always carries the labels
     return {"ok": True, "op": "label", "seq": event.seq, "event_id": event.event_id, "frame_id": frame_id,
-            "label": event.summary.label, "previous_label": event.summary.previous_label,
+            "label": summary.label, "previous_label": summary.previous_label,
             "sidecar_version": applied.sidecar_version, "sidecar_path": str(applied.sidecar_path), "via": "journal"}
 
 

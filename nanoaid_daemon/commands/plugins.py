@@ -38,10 +38,10 @@ def run_validate(args) -> int:
         print(f"{args.name}: no such plugin (see `nanoaid plugins list`)")
         return EXIT_FAIL
     found = matches[0]
-    if not found.ok:
+    manifest = found.manifest
+    if manifest is None or not found.ok:
         print(f"{args.name}: INVALID: {found.error}")
         return EXIT_FAIL
-    manifest = found.manifest
     try:
         obj = load_factory(manifest)(PluginContext(manifest, settings.plugins.options.get(manifest.name, {}),
                                                    settings.models.resolved_dir()))

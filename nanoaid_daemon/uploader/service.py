@@ -31,7 +31,7 @@ CATALOGUE_FILE = "catalogue.sqlite3"
 
 class Uploader:
     def __init__(self, state_dir: Path, sink: Any, *, sink_name: str = "", backoff: Backoff | None = None,
-                 catalogue: bool = True, after_put: Callable[[int, str], None] | None = None,
+                 catalogue: bool = True, after_put: Callable[[int, str | None], None] | None = None,
                  clock: Callable[[], float] = time.time):
         """``after_put(seq, frame_id)`` runs between a repository write and its record: the one
         moment a crash must not lose or repeat anything, so crash tests stop the process there
@@ -122,7 +122,7 @@ class Uploader:
 
     # -- the service loop ---------------------------------------------------------------------
     def run(self, source: SourceFactory, stop: threading.Event, *, idle_exit_s: float | None = None,
-            on_ready: Callable[[], None] | None = None, tick: Callable[[], None] | None = None) -> None:
+            on_ready: Callable[[], object] | None = None, tick: Callable[[], None] | None = None) -> None:
         """Until ``stop`` is set, a finite source is used up with nothing left to upload, or
         ``idle_exit_s`` passes with no new event and an empty backlog."""
         self.check_sink()

@@ -60,13 +60,13 @@ def redact(url: str) -> str:
 
 def sink_for(scheme: str, discovered: list[DiscoveredPlugin]) -> PluginManifest:
     """The sink plugin that handles a URL scheme, or ConfigError listing what is installed."""
-    sinks = [d for d in discovered if d.manifest is not None and d.manifest.kind == "sink"]
-    for found in sinks:
-        if scheme in found.manifest.handles:
+    sinks = [(d, d.manifest) for d in discovered if d.manifest is not None and d.manifest.kind == "sink"]
+    for found, manifest in sinks:
+        if scheme in manifest.handles:
             if not found.ok:
-                raise ConfigError(f"sink plugin {found.manifest.name!r} for {scheme}:// is broken: {found.error}")
-            return found.manifest
-    known = ", ".join(f"{d.manifest.name} ({'/'.join(d.manifest.handles)})" for d in sinks) or "none"
+                raise ConfigError(f"sink plugin {manifest.name!r} for {scheme}:// is broken: {found.error}")
+            return manifest
+    known = ", ".join(f"{m.name} ({'/'.join(m.handles)})" for _, m in sinks) or "none"
     raise ConfigError(f"no sink plugin handles {scheme}:// URLs; installed sinks: {known}")
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -69,10 +70,7 @@ def _correlate(a: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray:
     """Symmetric kernel along one axis, mirrored borders; pairs of taps share one multiply."""
     r = len(kernel) // 2
     n = a.shape[axis]
-    if n <= r:  # too short to mirror: repeat the edge instead
-        pad_mode = "edge"
-    else:
-        pad_mode = "reflect"
+    pad_mode: Literal["edge", "reflect"] = "edge" if n <= r else "reflect"  # too short to mirror: repeat the edge
     widths = [(0, 0)] * a.ndim
     widths[axis] = (r, r)
     p = np.pad(a, widths, mode=pad_mode)

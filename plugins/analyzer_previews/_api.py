@@ -28,6 +28,7 @@ __all__ = ["PreviewOptions", "PreviewAnalyzer", "create", "preview_name"]
 
 log = logging.getLogger(__name__)
 Kind = Literal["thumbnail", "cam", "ai_lens"]
+ALL_KINDS: tuple[Kind, ...] = ("thumbnail", "cam", "ai_lens")
 
 
 class PreviewOptions(BaseModel):
@@ -35,13 +36,14 @@ class PreviewOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kinds: list[Kind] = Field(default_factory=lambda: ["thumbnail", "cam", "ai_lens"], description="Previews to write.")
+    kinds: list[Kind] = Field(default_factory=lambda: list(ALL_KINDS), description="Previews to write.")
     max_side_px: int = Field(512, ge=32, le=4096, description="Longest side of every preview, pixels.")
     autoencoder: str = Field("sem-autoencoder", description="Model card name of the AI-lens autoencoder.")
     lens_depths: list[int] | None = Field(None, description="Encoder depths shown (1 = enc1); default: all.")
     lens_channels: int = Field(4, ge=1, le=32, description="Most active channels shown per depth.")
     cam_alpha: float = Field(0.6, gt=0, le=1, description="Opacity of the class-evidence colours at the hottest place.")
-    png_compress_level: int = Field(1, ge=0, le=9, description="zlib level: 1 is fastest and within ~15% of the smallest on SEM noise.")
+    png_compress_level: int = Field(
+        1, ge=0, le=9, description="zlib level: 1 is fastest and within ~15% of the smallest on SEM noise.")
 
 
 def create(ctx: PluginContext) -> PreviewAnalyzer:

@@ -44,7 +44,7 @@ def fit_size(height: int, width: int, max_side: int) -> tuple[int, int]:
 def thumbnail(pixels: np.ndarray, max_side: int) -> np.ndarray:
     """Grey uint8 thumbnail, contrast from the robust percentiles."""
     values = finite_float32(pixels)
-    h, w = fit_size(*values.shape, max_side)
+    h, w = fit_size(values.shape[0], values.shape[1], max_side)
     small = values if (h, w) == values.shape else resize_float(values, h, w)
     return np.rint(to_unit(small, "percentile") * 255).astype(np.uint8)
 
@@ -89,7 +89,7 @@ def _tile(values: np.ndarray, height: int, width: int, grey: bool = False) -> np
     low, high = float(values.min()), float(values.max())
     unit = _reproducible((values - low) / (high - low)) if high > low else np.zeros_like(values)
     if values.shape[0] < height:  # deep maps are small: show their cells, do not blur them
-        image = Image.fromarray(unit, mode="F").resize((width, height), Image.NEAREST)
+        image = Image.fromarray(unit, mode="F").resize((width, height), Image.Resampling.NEAREST)
         unit = np.asarray(image, dtype=np.float32)
     else:
         unit = resize_float(unit, height, width)

@@ -19,7 +19,7 @@ from nanoaid_plugins.analyzer_classify.decision import decide, plan_views
 
 def scores_with_top(top: float, second: float = 0.1) -> dict[str, float]:
     rest = (1 - top - second) / 8
-    return {c: v for c, v in zip(CLASSES, [second, rest, rest, rest, top, rest, rest, rest, rest, rest])}
+    return dict(zip(CLASSES, [second, rest, rest, rest, top, rest, rest, rest, rest, rest], strict=True))
 
 
 @pytest.mark.parametrize("top,decision", [

@@ -81,7 +81,8 @@ def test_unreachable_scheduler_stops_the_batch_with_a_clear_message(tmp_path):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    env = cli_env(DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="2s")
     code, summary, err = run_batch_cli(archive.root, "--state", tmp_path / "state", "--scheduler",
-                                       f"tcp://127.0.0.1:{port}", env=cli_env(DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="2s"))
+                                       f"tcp://127.0.0.1:{port}", env=env)
     assert code == 1
     assert "cannot reach the Dask scheduler" in (summary.get("aborted") or err)

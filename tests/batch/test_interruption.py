@@ -74,10 +74,12 @@ def test_sigint_and_sigkill_at_random_points_then_resume_process_every_frame_exa
             proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         if trial % 3 == 1:  # mid-run for sure: once this run has committed something
             before = _committed(state)
-            wait_for(lambda: _committed(state) > before or proc.poll() is not None, message="progress")
+            wait_for(lambda before=before, proc=proc: _committed(state) > before or proc.poll() is not None,
+                     message="progress")
             time.sleep(rng.uniform(0.0, 0.8))
         else:  # anywhere once the command runs (engine start-up included)
-            wait_for(lambda: _run_pid(state) == proc.pid or proc.poll() is not None, message="the run to start")
+            wait_for(lambda proc=proc: _run_pid(state) == proc.pid or proc.poll() is not None,
+                     message="the run to start")
             time.sleep(rng.uniform(0.0, 2.5) if engine else rng.uniform(0.0, 1.5))
         workers = _descendants(proc.pid)
         if proc.poll() is None:

@@ -71,7 +71,10 @@ def test_catalogue_rebuild_from_the_archive_alone_restores_every_row(uploaded, t
     assert out.returncode == 1 and "catalogued 10 frame(s)" in out.stdout  # 1: the recorded paths were unreadable
     before = nanoaid("search", "--state", tmp / "state", "--json").stdout.splitlines()
     after = nanoaid("search", "--state", state, "--json").stdout.splitlines()
-    key = lambda line: {k: v for k, v in json.loads(line).items() if k not in ("sidecar_path", "frame_path")}
+
+    def key(line: str) -> dict:
+        return {k: v for k, v in json.loads(line).items() if k not in ("sidecar_path", "frame_path")}
+
     assert sorted(map(json.dumps, map(key, after))) == sorted(map(json.dumps, map(key, before)))
 
 

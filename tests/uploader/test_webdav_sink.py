@@ -78,7 +78,8 @@ def test_server_killed_while_300_frames_arrive_then_back(tmp_path):
     server = webdav_server(tmp_path, share).start()
     (tmp_path / "dav-password").write_text("s3cret\n")
     config = tmp_path / "nanoaid.toml"
-    config.write_text(f'[plugins.options.webdav]\nusername = "uploader"\npassword_file = "{tmp_path / "dav-password"}"\n')
+    password_file = tmp_path / "dav-password"
+    config.write_text(f'[plugins.options.webdav]\nusername = "uploader"\npassword_file = "{password_file}"\n')
     log = EventLog(tmp_path / "events.jsonl")
     log.path.touch()
     state = tmp_path / "state"
