@@ -3,6 +3,7 @@
 Nothing in the daemon imports this module. It holds:
 
 - ``wait_for``: poll a condition with a generous deadline, the one way tests wait without luck.
+- ``leaked_threads``: the threads, daemon ones included, that a test started and left running.
 - ``kill9_trials``: ``kill -9`` the daemon at random moments while frames pour in. Used by the
   test suite (a few trials) and by ``benchmarks/reliability_kill9.py`` (many). After the burst a
   final daemon finishes the work; then every promise is checked: no frame lost, none with two
@@ -36,6 +37,7 @@ from .sidecar import Sidecar, sidecar_name
 
 __all__ = [
     "FAULT_ENV", "ChaosReport", "UploadFault", "daemon_command", "fast_env", "kill9_trials", "upload_fault", "wait_for",
+    "leaked_threads",
 ]
 
 T = TypeVar("T")
@@ -53,6 +55,20 @@ def wait_for(predicate: Callable[[], T], timeout: float = 60.0, message: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {message}")
         time.sleep(interval)
+
+
+def leaked_threads(before: set[threading.Thread], grace_s: float = 5.0) -> list[threading.Thread]:
+    """Threads alive now that were not in ``before``, after giving stopping ones ``grace_s`` to end.
+
+    Daemon threads count too: one left behind still holds its sockets and files and acts in
+    whatever runs next, even though it would not keep the interpreter alive.
+    """
+    deadline = time.monotonic() + grace_s
+    while True:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not leaked or time.monotonic() > deadline:
+            return leaked
+        time.sleep(0.05)
 
 
 @dataclass

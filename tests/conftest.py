@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import gc
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import realsem
+
+from nanoaid_daemon.testing import leaked_threads
 
 
 @pytest.fixture(scope="session")
@@ -28,10 +29,5 @@ def no_leaked_threads():
     before = set(threading.enumerate())
     yield
     gc.collect()  # objects of this test's fixtures that stop their threads when collected
-    deadline = time.monotonic() + 5.0
-    while True:
-        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-        if not leaked or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    leaked = leaked_threads(before)
     assert not leaked, f"test leaked threads: {[t.name for t in leaked]}"
