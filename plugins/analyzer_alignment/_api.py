@@ -26,7 +26,8 @@ class AlignmentOptions(BaseModel):
         "'finite-difference' (OrientationJ's other option) or 'scharr' (this project's kernel before 1.1).")
     sigma_px: float = Field(2.0, ge=0.5, le=64, description="Standard deviation of the Gaussian local window, pixels.")
     bin_width_deg: float = Field(5.0, gt=0, le=90, description="Orientation histogram bin width; must divide 180.")
-    aligned_within_deg: float = Field(15.0, gt=0, le=90, description="Aligned fraction: energy within ± this of the dominant orientation.")
+    aligned_within_deg: float = Field(
+        15.0, gt=0, le=90, description="Aligned fraction: energy within ± this of the dominant orientation.")
     meaningful_for: list[str] = Field(
         default_factory=lambda: ["Nanowires", "Fibres"], description="Labels for which alignment is flagged meaningful."
     )
