@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         before = other_measure(args.compare_with.resolve())
         cases[f"before ({args.compare_with.name}, scharr)"] = lambda: before(pixels)
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
-    for name, fn in cases.items():  # warm-up
+    for fn in cases.values():  # warm-up
         fn()
     for _ in range(repeat):
         for name, fn in cases.items():
