@@ -12,6 +12,7 @@ of another checkout (e.g. the main branch) in the same run, printed side by side
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import statistics
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     repeat = 5 if args.quick else args.repeat
     pixels, label = load_frame()
-    cases: dict[str, Callable[[], object]] = {k: (lambda k=k: measure(pixels, gradient=k)) for k in KINDS}
+    cases: dict[str, Callable[[], object]] = {k: functools.partial(measure, pixels, gradient=k) for k in KINDS}
     if args.compare_with:
         before = other_measure(args.compare_with.resolve())
         cases[f"before ({args.compare_with.name}, scharr)"] = lambda: before(pixels)
