@@ -102,6 +102,8 @@ def _set_if_missing(template: Any, key: str, value: Any, unit: str | None = None
 def _fill_required(template: Any, sidecar: dict[str, Any]) -> None:
     """Required NXem concepts the vendor parser left out, from what NanoAID's reader knows.
 
+    pynxtools-em's TFS parser fills some concepts in an order that varies between runs (it leaves
+    the beam voltage or the stage rotation out now and then); the reader's values close the gap.
     An SEM stage tilts about one axis: its tilt is the reader's, and the second (beta) tilt is 0.
     The static electron column is part of the instrument, so it carries the instrument's maker.
     """
@@ -113,12 +115,20 @@ def _fill_required(template: Any, sidecar: dict[str, Any]) -> None:
     for group in groups:
         if tilt is not None:
             _set_if_missing(template, group + "/tilt1", np.float64(math.radians(tilt["value"])), "radian")
+        if stage.get("rotation") is not None:
+            _set_if_missing(template, group + "/rotation", np.float64(math.radians(stage["rotation"]["value"])),
+                            "radian")
         if template.get(group + "/tilt1") is not None:
             _set_if_missing(template, group + "/tilt2", np.float64(0.0), "radian")
         if all(stage_axis in stage for stage_axis in "xyz"):
             position = np.array([stage[a]["value"] * 1e-3 for a in "xyz"], dtype=np.float64)
             _set_if_missing(template, group + "/position", position, "meter")
     _name_apertures(template, instrument.get("vendor_raw") or {})
+    energy = instrument.get("beam_energy")
+    sources = {k.split("/electron_source/")[0] for k in template.keys()
+               if "/eventID[" in k and "/electron_source/" in k and template[k] is not None}
+    for column in sources if energy else ():
+        _set_if_missing(template, column + "/electron_source/voltage", np.float64(energy["value"] * 1e3), "volt")
     column = f"{ENTRY}/measurement/instrument/ebeam_column"
     has_column = any(k.startswith(column + "/") and template[k] is not None for k in template.keys())
     if not has_column and instrument.get("vendor") and instrument.get("model"):
@@ -129,7 +139,8 @@ def _fill_required(template: Any, sidecar: dict[str, Any]) -> None:
 def _name_apertures(template: Any, raw: dict[str, Any]) -> None:
     """pynxtools-em numbers the static and per-event aperture entries in no fixed order, so a
     group may get the diameter without the name; the name is the vendor header's aperture label."""
-    label = (raw.get("EBeam") or {}).get("Aperture") or (raw.get("Beam") or {}).get("Aperture")
+    ini = raw.get("ini") or {}  # the FEI/Thermo Fisher reader keeps the INI header under "ini"
+    label = (ini.get("EBeam") or {}).get("Aperture") or (ini.get("Beam") or {}).get("Aperture")
     if not label:
         return
     groups = {k.split("/apertureID[")[0] + "/apertureID[" + k.split("/apertureID[")[1].split("]")[0] + "]"
