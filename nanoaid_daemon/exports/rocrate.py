@@ -80,6 +80,8 @@ class _Builder:
     def __init__(self, session: Path, models_dir: Path, version: str) -> None:
         self.session, self.models_dir = session, models_dir
         self.crate = _rocrate()(version="1.1")
+        self.crate.metadata.extra_terms["sha256"] = "https://schema.org/sha256"  # not in the 1.1 context
+        self.names: dict[str, str] = {}
         self.models: dict[str, Any] = {}
         self.files = 0
         self.software = self.crate.add_jsonld({
@@ -110,6 +112,7 @@ class _Builder:
                 subjectOf={"@id": card_file.id}))
             self.files += 2
         self.models[sha256] = entity
+        self.names[sha256] = name
         return entity
 
     def frame(self, sidecar_path: Path, doc: dict[str, Any]) -> None:
@@ -161,4 +164,4 @@ def export_rocrate(session: Path, out: Path, models_dir: Path, version: str) -> 
     if out.exists():
         out.rmdir()
     tmp.replace(out)
-    return CrateExport(path=out, frames=len(sidecars), files=builder.files, models=sorted(builder.models))
+    return CrateExport(path=out, frames=len(sidecars), files=builder.files, models=sorted(builder.names.values()))
