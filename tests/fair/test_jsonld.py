@@ -164,3 +164,17 @@ def test_sections_are_present_in_the_expanded_graph(sidecars, key):
     prefix, local = term.split(":", 1)
     iri = sidecar_context()[prefix] + local
     assert iri in _expand(doc)[0]
+
+
+def test_the_context_is_printed_as_published(capsys):
+    from nanoaid_daemon.cli import main
+
+    assert main(["schema", "context"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(context_document())
+
+
+def test_the_published_copy_in_docs_is_the_shipped_context():
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "sidecar-context-1.jsonld"
+    assert docs.read_text(encoding="utf-8") == context_document()
