@@ -26,8 +26,8 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 # torch is pinned to the CPU build that machines of this project carry as a local wheel.
 TORCH = "torch==2.13.0"
-FULL = "dev,train,upload,batch"
-EXTRAS = {"demo": "", "test": FULL, "lint": FULL, "models": "train", "bench": FULL}
+ALL = "dev,train,upload,batch,nexus,rocrate"
+EXTRAS = {"demo": "", "test": ALL, "lint": ALL, "models": "train", "bench": ALL}
 
 
 def _stamp(extras: str) -> str:

@@ -33,11 +33,13 @@ Contracts: what other programs and plugins rely on; JSON Schemas in ``schemas/``
     ``config``       the settings model (``default-config.toml`` lists every key)
     ``errors``       the one exception hierarchy
     ``schema``       regenerates ``schemas/*.json`` from the models
+    ``jsonld/``      the sidecar's JSON-LD context: every key mapped to a published term
 
 Outlets: where results go once a frame is committed.
     ``bus/``         ZeroMQ publisher, replay and corrections; ``bus.client`` for instrument software
     ``uploader/``    every frame into a repository exactly once, and the searchable catalogue
     ``corrections``  operator labels, kept beside the model's own prediction
+    ``exports/``     records a repository ingests: NeXus NXem files and RO-Crates
 
 Tools: commands and offline work, never on the daemon's hot path.
     ``cli``, ``commands/``   the ``nanoaid`` command line, one module per subcommand
