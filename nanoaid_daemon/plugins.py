@@ -28,6 +28,7 @@ __all__ = [
     "Probe",
     "Reader",
     "AnalysisContext",
+    "ModelUse",
     "Analyzer",
     "Sink",
     "DiscoveredPlugin",
@@ -123,6 +124,15 @@ class Reader(Protocol):
         """Read pixels and metadata, or raise ReaderError with a readable reason."""
 
 
+@dataclass(frozen=True)
+class ModelUse:
+    """One model an analyzer ran on a frame; the sidecar's provenance lists each."""
+
+    name: str
+    version: str
+    sha256: str
+
+
 @dataclass
 class AnalysisContext:
     """One frame on its way through the analyzers."""
@@ -132,10 +142,21 @@ class AnalysisContext:
     output_dir: Path
     preview_stem: str
     shared: dict[str, Any] = field(default_factory=dict)
+    models_used: list[ModelUse] = field(default_factory=list)
 
     @property
     def page(self) -> Page:
         return self.read.primary
+
+    def record_model(self, *, name: str, version: str, sha256: str) -> None:
+        """Say that a model shaped this frame's record; call it after every model run.
+
+        A FAIR record must name every model behind it, so the host lists these in
+        ``provenance.models`` and ``provenance.model_hashes``. Recording one model twice is harmless.
+        """
+        use = ModelUse(name=name, version=version, sha256=sha256)
+        if use not in self.models_used:
+            self.models_used.append(use)
 
 
 @runtime_checkable
