@@ -5,6 +5,7 @@ Each analyzer is isolated: one that raises or outlives its timeout gives its sec
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -121,7 +122,7 @@ class Pipeline:
             name = plugin.manifest.section or plugin.manifest.name
             started = time.perf_counter()
             try:
-                value = call_with_timeout(lambda p=plugin: p.obj.analyze(ctx),
+                value = call_with_timeout(functools.partial(plugin.obj.analyze, ctx),
                                           self.settings.pipeline.analyzer_timeout_s, plugin.manifest.name)
                 self._place(sections, plugin, value)
                 plugins_used[plugin.manifest.name] = plugin.manifest.version
