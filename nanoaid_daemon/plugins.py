@@ -89,9 +89,7 @@ class PluginManifest(BaseModel):
     @model_validator(mode="after")
     def _fits_its_kind(self) -> PluginManifest:
         """Each kind uses its own fields: catch a reader with a section or a sink without schemes early."""
-        if self.kind == "analyzer":
-            if not self.section:
-                raise ValueError("an analyzer must name the sidecar 'section' it fills")
+        if self.kind == "analyzer":  # without a section its result goes to extensions.<name>
             if self.handles:
                 raise ValueError("an analyzer has no 'handles' (that is for readers and sinks)")
             return self

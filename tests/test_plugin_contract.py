@@ -51,7 +51,6 @@ def test_api_check_refuses_another_major_and_warns_on_a_newer_minor():
 
 
 @pytest.mark.parametrize("fields, reason", [
-    ({"kind": "analyzer"}, "must name the sidecar 'section'"),
     ({"kind": "analyzer", "section": "x", "handles": [".tif"]}, "has no 'handles'"),
     ({"kind": "reader", "section": "classification"}, "has no 'section'"),
     ({"kind": "reader", "handles": ["tif"]}, "suffixes with a dot"),
@@ -63,6 +62,12 @@ def test_api_check_refuses_another_major_and_warns_on_a_newer_minor():
 def test_manifest_is_validated_for_its_kind(fields, reason):
     with pytest.raises(ValidationError, match=reason):
         _manifest(name="p", **fields)
+
+
+def test_valid_manifests_of_each_kind_pass():
+    assert _manifest(name="ext", kind="analyzer").section is None  # its result goes to extensions.ext
+    assert _manifest(name="r", kind="reader", handles=[".tif", ".tiff"]).handles == [".tif", ".tiff"]
+    assert _manifest(name="s", kind="sink", handles=["s3", "webdavs"]).kind == "sink"
 
 
 def test_sink_protocol_declares_every_method_the_uploader_calls():

@@ -48,7 +48,7 @@ def third_party(tmp_path):
                                      "factory": "tp_bad:create"}""",
             "tp_badfactory": """
                 MANIFEST = {"name": "tp-badfactory", "kind": "analyzer", "version": "1", "description": "x",
-                            "factory": "tp_badfactory:create", "section": "tp"}
+                            "factory": "tp_badfactory:create"}
                 def create(ctx): raise RuntimeError("needs a licence server")
             """,
         },
