@@ -24,7 +24,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from .batcher import Batcher
 from .errors import ConfigError, ModelUnavailable
 from .modelcard import ModelCard, verify_model
 from .preprocess import Geometry, prepare
+
+if TYPE_CHECKING:
+    from .plugins import PluginContext
 
 __all__ = ["Runtime", "Model", "ClassifierOutput", "CLASSIFIER_KEY", "resolve_providers", "REQUIRED_OUTPUTS",
            "load_runtime", "check_models_dir"]
@@ -129,7 +132,7 @@ class Model:
         return self._batcher.submit(batch, wanted)
 
     def _run(self, stacked: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
-        return dict(zip(names, self.session.run(names, {self.input_name: stacked})))
+        return dict(zip(names, self.session.run(names, {self.input_name: stacked}), strict=True))
 
 
 def _stat(path: Path) -> tuple[int, int] | None:
@@ -182,7 +185,7 @@ class Runtime:
                    review_threshold=m.review_threshold)
 
     @classmethod
-    def for_plugin(cls, ctx: Any) -> Runtime:
+    def for_plugin(cls, ctx: PluginContext) -> Runtime:
         """The host's runtime, or one shared by every plugin created without one."""
         if ctx.runtime is not None:
             return ctx.runtime
