@@ -136,7 +136,10 @@ class Software(_Section):
 class Provenance(_Section):
     software: Software
     config_hash: str = Field(description="SHA-256 of the effective configuration.")
-    model_hashes: dict[str, str] = Field(default_factory=dict)
+    model_hashes: dict[str, str] = Field(default_factory=dict, description="Model name to SHA-256, every model used.")
+    models: list[ModelRef] = Field(
+        default_factory=list, description="Every model that shaped this record (name, version, SHA-256), in use order."
+    )
     plugins: dict[str, str] = Field(default_factory=dict, description="Plugin name to version, those that ran.")
     timings_ms: dict[str, float] = Field(default_factory=dict, description="Wall time per pipeline step.")
 
