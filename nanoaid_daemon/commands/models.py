@@ -37,6 +37,9 @@ def register(sub) -> None:
     e.add_argument("--models-dir", type=Path)
     add_config_option(e)
     e.set_defaults(func=run_eval)
+    from .adapt import register_adapt
+
+    register_adapt(msub)
 
 
 def run_list(args) -> int:
