@@ -116,3 +116,42 @@ def run_rollback(args) -> int:
                                                                if os.path.exists(Path(args.state) / "endpoints.json")
                                                                else ""))
     return EXIT_OK
+
+
+def run_few_shot(args, models_dir: Path) -> int:
+    """``nanoaid models eval MODEL DIR --few-shot K``: adapted vs shipped on the frames not labelled."""
+    from ..adaptation.fewshot import accuracy_png, embed_folder, few_shot, read_groups
+    from ..host import PluginHost
+    from ..inference import Runtime
+
+    try:
+        ks = sorted({int(k) for k in str(args.few_shot).split(",")})
+    except ValueError:
+        raise ConfigError(f"--few-shot {args.few_shot!r}: give K or a list such as 1,3,5") from None
+    if not ks or min(ks) < 1 or args.repeats < 1:
+        raise ConfigError("--few-shot K and --repeats must be at least 1")
+    runtime = Runtime(models_dir, providers=["CPUExecutionProvider"], threads=max(1, args.threads))
+    base = runtime.model(Path(args.model).name.removesuffix(".card.json").removesuffix(".onnx"))
+    support, paths = embed_folder(args.data, base, PluginHost.load(settings_from_args(args), kinds=("reader",)))
+    groups = read_groups(args.groups, args.data, paths) if args.groups else None
+    report = few_shot(support, ks, args.repeats, groups=groups)
+    out = args.out or Path(f"eval-{base.card.name}-few-shot")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "few-shot.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    accuracy_png(report, out / "accuracy-vs-k.png")
+    if args.json:
+        print(json.dumps(report))
+        return EXIT_OK
+    print(f"{report['frames']} frames, {report['repeats']} draws per K; figures on the frames not used as support")
+    print("K    model      accuracy  macro-recall  accepted(prec.)   set coverage (review)  mean set")
+    for k, entry in report["per_k"].items():
+        for name, m in entry.items():
+            print(f"{k:<4} {name[:24]:<10} {_p(m.get('accuracy'))}  {_p(m.get('macro_recall'))}      "
+                  f"{_p(m.get('accepted_fraction'))} ({_p(m.get('accepted_precision'))})   "
+                  f"{_p(m.get('set_coverage'))} ({_p(m.get('review_set_coverage'))})      {m.get('mean_set_size', 2)}")
+    print(f"wrote {out / 'few-shot.json'}, {out / 'accuracy-vs-k.png'}")
+    return EXIT_OK
+
+
+def _p(v) -> str:
+    return "   -  " if v is None else f"{100 * v:5.1f}%"
