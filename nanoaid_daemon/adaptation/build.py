@@ -97,10 +97,12 @@ def _card(base: ModelCard, onnx_path: Path, adapted: Adapted, frames: Sequence[S
             "method": "temperature on cross-validated support predictions",
             "temperature": round(adapted.temperature, 6),
             "conformal": {"alpha": opts.alpha, "qhat": round(adapted.qhat, 6), "score": "1 - p(class)"},
+            "min_support": opts.min_support,
             "ood": {"threshold": round(adapted.ood_threshold, 6), "alpha": opts.ood_alpha,
                     "score": "ood_score output (Mahalanobis per dimension, nearest class)"},
             "decision": "accepted only if top score >= accept, ood_score <= threshold and the prediction set "
-                        "holds one class; otherwise review offers the prediction set",
+                        "holds one class and the class has at least min_support support frames; otherwise review "
+                        "offers the prediction set",
         },
         "training": {
             "base": {"name": base.name, "version": base.version, "sha256": base.sha256},

@@ -84,7 +84,9 @@ def _score(support: Support, frame_labels: np.ndarray, train: np.ndarray, query:
     x = unit(support.emb[clean])
     probs = predict(adapted.head, x, support.base_probs[clean])
     dist = adapted.distance.score(x)
-    return decision_metrics(probs, frame_labels[query], dist, adapted.qhat, adapted.ood_threshold, opts.accept)
+    counts = np.bincount(frame_labels[train], minlength=len(CLASSES))
+    return decision_metrics(probs, frame_labels[query], dist, adapted.qhat, adapted.ood_threshold, opts.accept,
+                            counts >= opts.min_support)
 
 
 def _mean(rows: list[dict[str, Any]]) -> dict[str, Any]:

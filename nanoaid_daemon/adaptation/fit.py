@@ -49,6 +49,7 @@ class FitOptions:
     ood_alpha: float = 0.05  # frames like the support flagged as unfamiliar at most this often
     accept: float = 0.8  # the paper's threshold, kept
     use_augmented: bool = True
+    min_support: int = 2  # a class is accepted only with this many support frames (else it was never validated)
 
 
 @dataclass
@@ -109,6 +110,7 @@ def _cross_validate(support: Support, x: np.ndarray, n_classes: int, opts: FitOp
     logits = np.zeros((len(clean), n_classes))
     dist = np.zeros(len(clean))
     supported = np.zeros((len(clean), n_classes), bool)
+    counts = np.zeros((len(clean), n_classes), int)
     train_ok = _train_mask(support, opts)
     for f in range(n_folds):
         held = fold[clean] == f
@@ -118,8 +120,9 @@ def _cross_validate(support: Support, x: np.ndarray, n_classes: int, opts: FitOp
         head = fit_head(x[fit], support.label[fit], n_classes, l2=opts.l2, iters=opts.iters)
         logits[held] = head.logits(x[clean[held]])
         supported[held] = head.supported
+        counts[held] = np.bincount(support.label[fit & support.clean], minlength=n_classes)
         dist[held] = fit_distance(x[fit], support.label[fit]).score(x[clean[held]])
-    return logits, supported, dist
+    return logits, supported, dist, counts
 
 
 def _mixed(logits: np.ndarray, supported: np.ndarray, base: np.ndarray, t: float) -> np.ndarray:
@@ -147,12 +150,12 @@ def adapt(support: Support, n_classes: int, opts: FitOptions | None = None) -> A
     clean = np.flatnonzero(support.clean)
     y = support.label[clean]
     base = support.base_probs[clean]
-    logits, supported, dist = _cross_validate(support, x, n_classes, opts)
+    logits, supported, dist, counts = _cross_validate(support, x, n_classes, opts)
     t = _temperature(logits, supported, base, y)
     probs = _mixed(logits, supported, base, t)
     qhat = conformal_quantile(1.0 - probs[np.arange(len(y)), y], opts.alpha)
     ood_threshold = conformal_quantile(dist, opts.ood_alpha)
-    metrics = decision_metrics(probs, y, dist, qhat, ood_threshold, opts.accept)
+    metrics = decision_metrics(probs, y, dist, qhat, ood_threshold, opts.accept, counts >= opts.min_support)
     train = _train_mask(support, opts)
     head = fit_head(x[train], support.label[train], n_classes, l2=opts.l2, iters=opts.iters).scaled(t)
     distance = fit_distance(x[train], support.label[train])
@@ -165,20 +168,25 @@ def _finite(value: float) -> float:
     return 1.0e6 if not math.isfinite(value) else value
 
 
-def decide_many(probs: np.ndarray, dist: np.ndarray, qhat: float, ood_threshold: float,
-                accept: float) -> tuple[np.ndarray, list[np.ndarray]]:
-    """accepted mask and prediction sets, by the same rule the classify analyzer applies."""
+def decide_many(probs: np.ndarray, dist: np.ndarray, qhat: float, ood_threshold: float, accept: float,
+                eligible: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """accepted mask and prediction sets, by the same rule the classify analyzer applies.
+
+    ``eligible`` [N, C] or [C]: classes with enough support frames to have been cross-validated.
+    """
     sets = prediction_sets(probs, qhat)
-    top = probs.max(axis=1)
-    accepted = np.array([top[i] >= accept and dist[i] <= ood_threshold and len(s) == 1 for i, s in enumerate(sets)])
+    top, pred = probs.max(axis=1), probs.argmax(axis=1)
+    ok = np.broadcast_to(eligible, probs.shape)[np.arange(len(pred)), pred]
+    accepted = np.array([top[i] >= accept and dist[i] <= ood_threshold and len(s) == 1 and ok[i]
+                         for i, s in enumerate(sets)])
     return accepted, sets
 
 
 def decision_metrics(probs: np.ndarray, y: np.ndarray, dist: np.ndarray, qhat: float, ood_threshold: float,
-                     accept: float) -> dict[str, Any]:
+                     accept: float, eligible: np.ndarray) -> dict[str, Any]:
     """Accuracy, macro recall, accepted precision/coverage, set coverage and size."""
     pred = probs.argmax(axis=1)
-    accepted, sets = decide_many(probs, dist, qhat, ood_threshold, accept)
+    accepted, sets = decide_many(probs, dist, qhat, ood_threshold, accept, eligible)
     right = pred == y
     recalls = [float(right[y == c].mean()) for c in np.unique(y)]
     in_set = np.array([y[i] in s for i, s in enumerate(sets)])
