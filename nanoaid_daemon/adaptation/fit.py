@@ -144,8 +144,18 @@ def _temperature(logits, supported, base, y) -> float:
 
 
 def adapt(support: Support, n_classes: int, opts: FitOptions | None = None) -> Adapted:
-    """The head, its distance model, temperature, conformal and OOD thresholds, and CV figures."""
-    opts = opts or FitOptions()
+    """The head, its distance model, temperature, conformal and OOD thresholds, and CV figures.
+
+    BLAS runs on one thread here: the products are small, and on a busy 2-core PC a thread pool
+    made them 5–30× slower (measured; docs/adaptation.md).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _adapt(support, n_classes, opts or FitOptions())
+
+
+def _adapt(support: Support, n_classes: int, opts: FitOptions) -> Adapted:
     x = unit(support.emb)
     clean = np.flatnonzero(support.clean)
     y = support.label[clean]
