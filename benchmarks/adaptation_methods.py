@@ -105,7 +105,10 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path(".cache/adaptation-methods.npz"))
     args = ap.parse_args()
     args.cache.parent.mkdir(parents=True, exist_ok=True)
-    report = run(_load(args.data, args.cache), [int(k) for k in args.ks.split(",")], args.repeats)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):  # as nanoaid_daemon.adaptation.fit does
+        report = run(_load(args.data, args.cache), [int(k) for k in args.ks.split(",")], args.repeats)
     print(json.dumps(report, indent=2))
     names = list(next(iter(report.values())))
     print("\naccuracy on frames not used as support (mean over draws)")

@@ -96,13 +96,15 @@ def _card(base: ModelCard, onnx_path: Path, adapted: Adapted, frames: Sequence[S
         "calibration": {
             "method": "temperature on cross-validated support predictions",
             "temperature": round(adapted.temperature, 6),
-            "conformal": {"alpha": opts.alpha, "qhat": round(adapted.qhat, 6), "score": "1 - p(class)"},
+            "conformal": {"alpha": opts.alpha, "qhat": round(adapted.qhat, 6), "score": "1 - p(class)",
+                          "qhat_review": round(adapted.qhat_review, 6)},
             "min_support": opts.min_support,
+            "accept_gate": round(adapted.accept_gate, 6),
             "ood": {"threshold": round(adapted.ood_threshold, 6), "alpha": opts.ood_alpha,
                     "score": "ood_score output (Mahalanobis per dimension, nearest class)"},
-            "decision": "accepted only if top score >= accept, ood_score <= threshold and the prediction set "
-                        "holds one class and the class has at least min_support support frames; otherwise review "
-                        "offers the prediction set",
+            "decision": ("accepted only if top score >= max(accept, accept_gate), ood_score <= threshold, "
+                         "the prediction set (qhat) holds one class and the class has at least min_support "
+                         "support frames; otherwise review offers the review set (qhat_review)"),
         },
         "training": {
             "base": {"name": base.name, "version": base.version, "sha256": base.sha256},

@@ -85,8 +85,8 @@ def _score(support: Support, frame_labels: np.ndarray, train: np.ndarray, query:
     probs = predict(adapted.head, x, support.base_probs[clean])
     dist = adapted.distance.score(x)
     counts = np.bincount(frame_labels[train], minlength=len(CLASSES))
-    return decision_metrics(probs, frame_labels[query], dist, adapted.qhat, adapted.ood_threshold, opts.accept,
-                            counts >= opts.min_support)
+    return decision_metrics(probs, frame_labels[query], dist, adapted.qhat, adapted.ood_threshold,
+                            adapted.accept_gate, counts >= opts.min_support, adapted.qhat_review)
 
 
 def _mean(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -50,6 +50,7 @@ class FitOptions:
     accept: float = 0.8  # the paper's threshold, kept
     use_augmented: bool = True
     min_support: int = 2  # a class is accepted only with this many support frames (else it was never validated)
+    target_precision: float = 0.97  # the accept gate is raised until cross-validated accepts are this precise
 
 
 @dataclass
@@ -59,6 +60,8 @@ class Adapted:
     temperature: float
     qhat: float
     ood_threshold: float
+    accept_gate: float = 0.8  # top score needed to accept: the paper's 0.8, raised by calibration
+    qhat_review: float = 1.0e6  # conformal quantile among frames sent to review (the set offered there)
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
@@ -163,14 +166,39 @@ def _adapt(support: Support, n_classes: int, opts: FitOptions) -> Adapted:
     logits, supported, dist, counts = _cross_validate(support, x, n_classes, opts)
     t = _temperature(logits, supported, base, y)
     probs = _mixed(logits, supported, base, t)
-    qhat = conformal_quantile(1.0 - probs[np.arange(len(y)), y], opts.alpha)
-    ood_threshold = conformal_quantile(dist, opts.ood_alpha)
-    metrics = decision_metrics(probs, y, dist, qhat, ood_threshold, opts.accept, counts >= opts.min_support)
+    # Calibrate on held-out frames whose class the fold had seen: that is the situation in use. A frame
+    # of a class with one support frame is only ever predicted from the prior in cross-validation.
+    own = counts[np.arange(len(y)), y] >= 1
+    qhat = conformal_quantile(1.0 - probs[own, y[own]], opts.alpha)
+    ood_threshold = conformal_quantile(dist[own], opts.ood_alpha)
+    if not math.isfinite(ood_threshold):
+        ood_threshold = 0.0  # too few frames to say what "familiar" looks like: nothing is accepted
+    eligible = counts >= opts.min_support
+    gate = _accept_gate(probs[own], y[own], dist[own], qhat, ood_threshold, eligible[own], opts)
+    accepted, _ = decide_many(probs[own], dist[own], qhat, ood_threshold, gate, eligible[own])
+    # The set offered in review is calibrated on the frames that go there (harder than average).
+    qhat_review = conformal_quantile(1.0 - probs[own, y[own]][~accepted], opts.alpha)
+    metrics = decision_metrics(probs, y, dist, qhat, ood_threshold, gate, eligible, _finite(qhat_review))
     train = _train_mask(support, opts)
     head = fit_head(x[train], support.label[train], n_classes, l2=opts.l2, iters=opts.iters).scaled(t)
     distance = fit_distance(x[train], support.label[train])
-    metrics.update(frames=int(len(clean)), views=int(train.sum()), temperature=round(t, 4))
-    return Adapted(head, distance, t, _finite(qhat), _finite(ood_threshold), metrics)
+    metrics.update(frames=int(len(clean)), views=int(train.sum()), temperature=round(t, 4),
+                   calibration_frames=int(own.sum()), accept_gate=round(gate, 4))
+    return Adapted(head, distance, t, _finite(qhat), ood_threshold, gate, _finite(qhat_review), metrics)
+
+
+def _accept_gate(probs: np.ndarray, y: np.ndarray, dist: np.ndarray, qhat: float, ood_threshold: float,
+                 eligible: np.ndarray, opts: FitOptions) -> float:
+    """The lowest top score (≥ the paper's accept) at which cross-validated accepts reach the target
+    precision; above 1 (never accept) when no threshold does."""
+    candidates = sorted({opts.accept, *[float(p) for p in probs.max(axis=1) if p >= opts.accept]})
+    for gate in candidates:
+        accepted, _ = decide_many(probs, dist, qhat, ood_threshold, gate, eligible)
+        if not accepted.any():
+            return gate
+        if float((probs.argmax(axis=1) == y)[accepted].mean()) >= opts.target_precision:
+            return gate
+    return 1.01
 
 
 def _finite(value: float) -> float:
@@ -188,15 +216,21 @@ def decide_many(probs: np.ndarray, dist: np.ndarray, qhat: float, ood_threshold:
     top, pred = probs.max(axis=1), probs.argmax(axis=1)
     ok = np.broadcast_to(eligible, probs.shape)[np.arange(len(pred)), pred]
     accepted = np.array([top[i] >= accept and dist[i] <= ood_threshold and len(s) == 1 and ok[i]
-                         for i, s in enumerate(sets)])
+                         for i, s in enumerate(sets)], dtype=bool)
     return accepted, sets
 
 
 def decision_metrics(probs: np.ndarray, y: np.ndarray, dist: np.ndarray, qhat: float, ood_threshold: float,
-                     accept: float, eligible: np.ndarray) -> dict[str, Any]:
-    """Accuracy, macro recall, accepted precision/coverage, set coverage and size."""
+                     accept: float, eligible: np.ndarray, qhat_review: float | None = None) -> dict[str, Any]:
+    """Accuracy, macro recall, accepted precision/coverage, set coverage and size.
+
+    The set of an accepted frame is its label; a frame in review gets the review set (``qhat_review``).
+    """
     pred = probs.argmax(axis=1)
     accepted, sets = decide_many(probs, dist, qhat, ood_threshold, accept, eligible)
+    if qhat_review is not None:
+        review_sets = prediction_sets(probs, qhat_review)
+        sets = [s if accepted[i] else review_sets[i] for i, s in enumerate(sets)]
     right = pred == y
     recalls = [float(right[y == c].mean()) for c in np.unique(y)]
     in_set = np.array([y[i] in s for i, s in enumerate(sets)])

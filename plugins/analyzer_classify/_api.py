@@ -12,7 +12,7 @@ from nanoaid_daemon.inference import CLASSIFIER_KEY, ClassifierOutput, Model, Ru
 from nanoaid_daemon.plugins import AnalysisContext, PluginContext
 from nanoaid_daemon.sidecar import CLASSES, Classification, ModelRef, Thresholds
 
-from .decision import decide, decide_trusted, plan_views, rounded_scores
+from .decision import decide, decide_calibrated, plan_views, rounded_scores
 
 __all__ = ["ClassifyOptions", "Classifier", "create"]
 
@@ -63,11 +63,9 @@ class Classifier:
         extra: dict = {}
         if trust and "conformal" in trust and "ood" in trust:
             ood = round(float(out["ood_score"].astype(np.float64).mean()), 4)
-            qhat, limit = float(trust["conformal"]["qhat"]), float(trust["ood"]["threshold"])
-            label, score, decision, suggestions, pset = decide_trusted(scores, accept, review, qhat, ood, limit)
             counts = model.card.training.get("support", {}).get("counts", {})
-            if decision == "accepted" and counts.get(label, 0) < int(trust.get("min_support", 2)):
-                decision, suggestions = "review", pset if len(pset) >= 2 else _top2(scores)
+            label, score, decision, suggestions, pset = decide_calibrated(scores, accept, review, ood, trust, counts)
+            limit = float(trust["ood"]["threshold"])
             extra = {"ood_score": ood, "ood_threshold": round(limit, 4), "prediction_set": pset}
         else:
             label, score, decision, suggestions = decide(scores, accept, review)
@@ -81,10 +79,6 @@ class Classifier:
             scores=scores, label=label, score=score, decision=decision, suggestions=suggestions,
             thresholds=Thresholds(accept=accept, review=review), views=how, **extra,
         )
-
-
-def _top2(scores: dict[str, float]) -> list[str]:
-    return [name for name, _ in sorted(scores.items(), key=lambda item: -item[1])[:2]]
 
 
 def _classes(model: Model, n_scores: int) -> tuple[str, ...]:

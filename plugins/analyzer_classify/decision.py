@@ -11,7 +11,8 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["SCORE_DECIMALS", "rounded_scores", "decide", "decide_trusted", "prediction_set", "plan_views"]
+__all__ = ["SCORE_DECIMALS", "rounded_scores", "decide", "decide_trusted", "decide_calibrated", "prediction_set",
+           "plan_views"]
 
 SCORE_DECIMALS = 6
 Decision = Literal["accepted", "review", "unknown"]
@@ -62,6 +63,30 @@ def decide_trusted(scores: dict[str, float], accept: float, review: float, qhat:
     if decision == "unknown" and len(pset) > 3:
         return label, top, "unknown", [], pset
     return label, top, "review", offered, pset
+
+
+def decide_calibrated(scores: dict[str, float], accept: float, review: float, ood: float, calibration: dict,
+                      support_counts: dict[str, int]) -> tuple[str, float, Decision, list[str], list[str]]:
+    """:func:`decide_trusted` with an adapted model card's calibration.
+
+    The accept gate is the paper's threshold or the card's ``accept_gate`` (raised until
+    cross-validated accepts were precise enough), whichever is higher; a class with fewer than
+    ``min_support`` support frames is never accepted; a frame in review is offered the set
+    calibrated on review frames (``qhat_review``).
+    """
+    conformal = calibration["conformal"]
+    qhat = float(conformal["qhat"])
+    gate = max(accept, float(calibration.get("accept_gate", accept)))
+    limit = float(calibration["ood"]["threshold"])
+    label, top, decision, _, pset = decide_trusted(scores, gate, review, qhat, ood, limit)
+    if decision == "accepted" and support_counts.get(label, 0) < int(calibration.get("min_support", 2)):
+        decision = "review"
+    if decision == "accepted":
+        return label, top, decision, [], pset
+    pset = prediction_set(scores, float(conformal.get("qhat_review", qhat)))
+    ranked = [name for name, _ in sorted(scores.items(), key=lambda item: -item[1])]
+    suggestions = [] if decision == "unknown" else (pset if len(pset) >= 2 else ranked[:2])
+    return label, top, decision, suggestions, pset
 
 
 def _tiles(pixels: np.ndarray) -> list[np.ndarray]:
