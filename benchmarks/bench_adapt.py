@@ -5,7 +5,7 @@ included, as `nanoaid models adapt` does); the fit (cross-validation, calibratio
 is timed separately from embedding. The added cost per frame compares the adapted ONNX file with
 the shipped one on the same batch-of-one input (median of repeated runs, one intra-op thread).
 
-    .venv/bin/python benchmarks/bench_adapt.py [--sizes 10,50,200] [--json]
+    .venv/bin/python benchmarks/bench_adapt.py [--sizes 10,50,200] [--json PATH] [--quick]
 """
 from __future__ import annotations
 
@@ -50,8 +50,11 @@ def _latency(runtime: Runtime, card_path: Path, reps: int = 30) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10,50,200")
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here as JSON")
+    ap.add_argument("--quick", action="store_true", help="10 support frames only (a smoke run)")
     args = ap.parse_args()
+    if args.quick:
+        args.sizes = "10"
     runtime = Runtime(default_models_dir(), providers=["CPUExecutionProvider"], threads=2)
     base = runtime.model("nffa-classifier")
     rows = []
@@ -69,8 +72,7 @@ def main() -> None:
     report = {"adapt": rows, "inference_ms": {"shipped": round(shipped, 2), "adapted": round(adapted, 2),
                                               "added": round(adapted - shipped, 2)}}
     if args.json:
-        print(json.dumps(report))
-        return
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     for r in rows:
         print(f"{r['support_frames']:>4} support frames: embed {r['embed_s']:6.1f} s + fit/calibrate/export "
               f"{r['fit_and_export_s']:5.1f} s = {r['total_s']:6.1f} s")

@@ -53,7 +53,9 @@ class AdaptedModel(BaseModel):
     base_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     support: dict[str, int] = Field(default_factory=dict, description="Labelled frames per class.")
     metrics: dict[str, float | int | None] = Field(default_factory=dict, description="Cross-validated on the support.")
-    reason: str | None = Field(None, description="'corrections', 'seed' or 'rollback'.")
+    reason: str | None = Field(
+        None, description="'corrections', 'seed' (nanoaid models adapt --into-state) or 'rollback'."
+    )
 
 
 class Event(BaseModel):

@@ -60,7 +60,7 @@ class AdaptationService:
                       self.store.current(), exc)
             self._serve(0)
         self._pointer = self.store.pointer_stamp()
-        self._fitted_count = self._fitted_marker()
+        self._fitted_count = self.store.corrections_seen()
         self._thread = threading.Thread(target=self._loop, name="nanoaid-adaptation", daemon=True)
         self._thread.start()
 
@@ -68,17 +68,6 @@ class AdaptationService:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
-
-    def _fitted_marker(self) -> int:
-        """Corrections already in the served version (its card counts them); new ones trigger a fit."""
-        meta = self._served_meta()
-        return int(meta.get("corrections", 0)) if meta else 0
-
-    def _served_meta(self) -> dict:
-        if not self.serving:
-            return {}
-        model = self.runtime.loaded().get(self.model_name)
-        return dict(model.card.training.get("live", {})) if model is not None else {}
 
     # -- background loop -----------------------------------------------------------------------
     def _loop(self) -> None:
@@ -91,12 +80,12 @@ class AdaptationService:
                 now = time.monotonic()
                 if count != last_count:
                     last_count, last_change = count, now
+                if count > self._fitted_count:
                     first_seen = first_seen or now
-                if count > self._fitted_count and first_seen is not None and (
-                        now - last_change >= self.options.batch_s or now - first_seen >= self.options.max_wait_s):
-                    self.refit(count)
-                    first_seen = None
-            except Exception:  # never let adaptation take the daemon down; the next poll retries
+                    if now - last_change >= self.options.batch_s or now - first_seen >= self.options.max_wait_s:
+                        self.refit(count)
+                        first_seen = None
+            except Exception:  # never let adaptation take the daemon down; the next correction tries again
                 log.exception("adaptation: re-fit failed; the classifier in use is unchanged")
                 first_seen = None
                 self._fitted_count = last_count
@@ -106,9 +95,11 @@ class AdaptationService:
         if stamp != self._pointer:
             self._pointer = stamp
             version = self.store.current()
+            self._fitted_count = self.store.corrections_seen()  # a seed resets it: corrections join at once
             if version != self.serving:
+                reason = "rollback" if version < self.serving else "seed"
                 self._serve(version)
-                self._announce("rollback")
+                self._announce(reason)
 
     # -- fitting ---------------------------------------------------------------------------------
     def base_model(self) -> Any:
@@ -127,7 +118,7 @@ class AdaptationService:
         fit_and_write(support, frames, tmp, base, name=f"{self.model_name}-adapted", version=str(version),
                       extra={"live": {"corrections": corrections, "state_version": version}})
         self.store.commit(version, tmp)
-        self.store.set_current(version)
+        self.store.set_current(version, corrections_seen=corrections)
         self._pointer = self.store.pointer_stamp()
         self._serve(version)
         self._fitted_count = corrections

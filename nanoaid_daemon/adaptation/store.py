@@ -59,11 +59,20 @@ class Store:
             return None
         return st.st_mtime_ns, st.st_size
 
-    def set_current(self, version: int) -> None:
+    def corrections_seen(self) -> int:
+        """How many journal corrections the daemon has already taken into account (a rollback keeps it,
+        so a restart does not undo the rollback by re-fitting; a seed resets it to 0)."""
+        try:
+            return int(json.loads(self.pointer.read_text(encoding="utf-8")).get("corrections_seen", 0))
+        except (OSError, ValueError, TypeError, AttributeError):
+            return 0
+
+    def set_current(self, version: int, *, corrections_seen: int | None = None) -> None:
         if version and not self.folder(version).is_dir():
             raise ConfigError(f"adapted model version {version} does not exist in {self.versions_dir}")
+        seen = self.corrections_seen() if corrections_seen is None else corrections_seen
         self.root.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.pointer, json.dumps({"version": version}) + "\n")
+        atomic_write_text(self.pointer, json.dumps({"version": version, "corrections_seen": seen}) + "\n")
 
     def new_build_dir(self) -> tuple[int, Path]:
         """(next version, an empty temporary folder to build it in)."""

@@ -85,9 +85,9 @@ def _seed_state(args, base, host) -> int:
                            extra={"live": {"corrections": 0, "state_version": version,
                                            "seeded_from": str(args.labelled)}})
     store.commit(version, tmp)
-    store.set_current(version)
+    store.set_current(version, corrections_seen=0)  # a daemon adds its journal's corrections at once
     _report(args, result.card, f"seeded {args.into_state} with {len(items)} frames: version {version} in use "
-            "(a running daemon serves it within a second; its corrections are added at the next re-fit)")
+            "(a running daemon serves it within a second and adds its corrections at the next re-fit)")
     return EXIT_OK
 
 

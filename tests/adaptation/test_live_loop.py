@@ -113,6 +113,13 @@ def test_corrections_adapt_the_running_daemon_and_survive_kill9_and_rollback(tmp
         assert rolled.model.sha256 == card.sha256
         back = _sidecar(_drop(watch, "d0", "Tips", 800))
         assert back["classification"]["model"]["version"] == str(v1)
+
+        proc.send_signal(signal.SIGKILL)  # a restart must not undo the rollback by re-fitting
+        proc.wait(timeout=10)
+        proc = _start(watch, state)
+        again = _sidecar(_drop(watch, "e0", "Nanowires", 900))
+        assert again["classification"]["model"]["version"] == str(v1)
+        assert len(_events(state, "label.corrected")) == 4
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
