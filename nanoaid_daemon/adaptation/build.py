@@ -74,7 +74,10 @@ def fit_and_write(support: Support, frames: Sequence[SupportFrame], out_dir: Pat
     base = base_model.card
     onnx_path = out_dir / base.file
     build_adapted_onnx(Path(base_model.path), adapted, onnx_path)
-    card = _card(base, onnx_path, adapted, frames, name, version, opts, extra or {})
+    extra = dict(extra or {})
+    if opts.keep_base_head:
+        extra["method_note"] = "base model's scores kept unchanged; only the trust gate was fitted on the frames"
+    card = _card(base, onnx_path, adapted, frames, name, version, opts, extra)
     card_path = out_dir / f"{base.name}.card.json"
     atomic_write_text(card_path, json.dumps(card.model_dump(mode="json"), indent=2) + "\n")
     return Result(card, card_path, adapted, time.perf_counter() - started)

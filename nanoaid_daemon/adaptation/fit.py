@@ -51,6 +51,7 @@ class FitOptions:
     use_augmented: bool = True
     min_support: int = 2  # a class is accepted only with this many support frames (else it was never validated)
     target_precision: float = 0.97  # the accept gate is raised until cross-validated accepts are this precise
+    keep_base_head: bool = False  # only add the trust gate (OOD, sets, accept gate) to the base model's scores
 
 
 @dataclass
@@ -120,9 +121,10 @@ def _cross_validate(support: Support, x: np.ndarray, n_classes: int, opts: FitOp
         fit = (fold != f) & train_ok
         if not held.any() or not fit.any():
             continue
-        head = fit_head(x[fit], support.label[fit], n_classes, l2=opts.l2, iters=opts.iters)
-        logits[held] = head.logits(x[clean[held]])
-        supported[held] = head.supported
+        if not opts.keep_base_head:
+            head = fit_head(x[fit], support.label[fit], n_classes, l2=opts.l2, iters=opts.iters)
+            logits[held] = head.logits(x[clean[held]])
+            supported[held] = head.supported
         counts[held] = np.bincount(support.label[fit & support.clean], minlength=n_classes)
         dist[held] = fit_distance(x[fit], support.label[fit]).score(x[clean[held]])
     return logits, supported, dist, counts
@@ -164,7 +166,7 @@ def _adapt(support: Support, n_classes: int, opts: FitOptions) -> Adapted:
     y = support.label[clean]
     base = support.base_probs[clean]
     logits, supported, dist, counts = _cross_validate(support, x, n_classes, opts)
-    t = _temperature(logits, supported, base, y)
+    t = 1.0 if opts.keep_base_head else _temperature(logits, supported, base, y)
     probs = _mixed(logits, supported, base, t)
     # Calibrate on held-out frames whose class the fold had seen: that is the situation in use. A frame
     # of a class with one support frame is only ever predicted from the prior in cross-validation.
@@ -180,7 +182,10 @@ def _adapt(support: Support, n_classes: int, opts: FitOptions) -> Adapted:
     qhat_review = conformal_quantile(1.0 - probs[own, y[own]][~accepted], opts.alpha)
     metrics = decision_metrics(probs, y, dist, qhat, ood_threshold, gate, eligible, _finite(qhat_review))
     train = _train_mask(support, opts)
-    head = fit_head(x[train], support.label[train], n_classes, l2=opts.l2, iters=opts.iters).scaled(t)
+    if opts.keep_base_head:  # no class "supported": the graph's probs are exactly the base model's
+        head = Head(np.zeros((n_classes, x.shape[1])), np.full(n_classes, -1e4), np.zeros(n_classes, bool))
+    else:
+        head = fit_head(x[train], support.label[train], n_classes, l2=opts.l2, iters=opts.iters).scaled(t)
     distance = fit_distance(x[train], support.label[train])
     metrics.update(frames=int(len(clean)), views=int(train.sum()), temperature=round(t, 4),
                    calibration_frames=int(own.sum()), accept_gate=round(gate, 4))

@@ -26,6 +26,9 @@ def register_adapt(msub) -> None:
     a.add_argument("--base", default="nffa-classifier", help="base classifier card name (default nffa-classifier)")
     a.add_argument("--models-dir", type=Path, help="where the base model is (default: models.dir)")
     a.add_argument("--threads", type=int, default=2)
+    a.add_argument("--keep-base-head", action="store_true",
+                   help="keep the base model's scores; only add the trust gate (OOD score, prediction sets, "
+                        "calibrated accept) fitted on these frames")
     a.add_argument("--json", action="store_true", help="print the card's figures as one JSON line")
     add_config_option(a)
     a.set_defaults(func=run_adapt)
@@ -55,7 +58,11 @@ def run_adapt(args) -> int:
     check_out_dir(args.out, base_dir)
     if args.out.exists() and any(args.out.iterdir()):
         raise ConfigError(f"--out {args.out} exists and is not empty; choose a new folder")
-    result = adapt_folder(args.labelled, args.out, base, reader_host=host)
+    from ..adaptation.fit import FitOptions
+
+    opts = FitOptions(keep_base_head=args.keep_base_head)
+    name = f"{args.base}-gated" if args.keep_base_head else f"{args.base}-adapted"
+    result = adapt_folder(args.labelled, args.out, base, reader_host=host, options=opts, name=name)
     _report(args, result.card, f"wrote {args.out} in {result.seconds:.1f} s "
             f"(use it with NANOAID_MODELS__DIR={args.out} or models.dir)")
     return EXIT_OK

@@ -100,3 +100,15 @@ def test_adapt_refuses_an_unknown_class_folder_and_writes_nothing(tmp_path, caps
     assert main(["models", "adapt", str(tmp_path / "lab"), "--out", str(out)]) == 2
     assert "Crystals" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_keep_base_head_adds_only_the_trust_gate_scores_stay_the_shipped_ones(adapted_dir, tmp_path):
+    labelled, _ = adapted_dir
+    out = tmp_path / "gated"
+    assert main(["models", "adapt", str(labelled), "--out", str(out), "--keep-base-head", "--threads", "1"]) == 0
+    card = load_card(out / "nffa-classifier.card.json")
+    assert card.name == "nffa-classifier-gated" and {"ood", "conformal"} <= set(card.calibration)
+    session = ort.InferenceSession(str(out / "nffa-classifier.onnx"), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(1).normal(size=(2, 3, 224, 224)).astype(np.float32)
+    probs, base, ood = session.run(["probs", "base_probs", "ood_score"], {"image": x})
+    assert np.array_equal(probs, base) and ood.shape == (2,)
