@@ -147,8 +147,13 @@ def accuracy_png(report: dict[str, Any], path: Path) -> None:
         draw.text((xy(k, 0)[0] - 4, h - bottom + 6), str(k), fill="black")
     draw.text((left, h - 20), "labelled frames per class (K)", fill="black")
     draw.text((left, 8), "accuracy on the frames not used as support", fill="black")
-    for key, colour in (("adapted", (31, 119, 180)), ("shipped", (120, 120, 120)),
-                        ("adapted_leave_source_out", (255, 127, 14))):
+    legend = (("adapted", (31, 119, 180), "adapted"), ("shipped", (120, 120, 120), "shipped"),
+              ("adapted_leave_source_out", (255, 127, 14), "adapted, support from other sources"))
+    for i, (_, colour, text) in enumerate(legend):
+        y0 = 22 + 14 * i
+        draw.line([(w - 240, y0 + 6), (w - 226, y0 + 6)], fill=colour, width=2)
+        draw.text((w - 222, y0), text, fill=colour)
+    for key, colour, _ in legend:
         pts = [xy(int(k), v[key]["accuracy"]) for k, v in report["per_k"].items()
                if key in v and v[key].get("accuracy") is not None]
         if len(pts) > 1:
