@@ -19,6 +19,7 @@ Analysis: one frame through readers and analyzers into a sidecar.
     ``host``         loads enabled plugins once and picks the reader for each file
     ``inference``    one onnxruntime session per model, shared by analyzers
     ``batcher``      micro-batching for worker threads that share one model
+    ``adaptation/``  fitting the classifier to one microscope from its operator's labels
     ``preprocess``   pixels → model input, as the model card says
     ``modelcard``    the JSON beside each ONNX model
     ``records``      a reader's result → the sidecar's frame, instrument and pages sections
