@@ -46,6 +46,16 @@ def test_shipped_manifest_uses_no_reserved_source_and_commits_only_open_images()
             assert row.file == "", f"{row.id}: licence {row.licence} does not allow committing the image"
 
 
+
+def test_every_committed_image_is_attributed_to_its_repository_and_licence():
+    """A committed copy carries its licence only if ATTRIBUTION.md names the repository it came from."""
+    attribution = (MANIFEST.parent / "open" / "ATTRIBUTION.md").read_text(encoding="utf-8")
+    sections = {line[3:].split(" — ")[0].strip() for line in attribution.splitlines() if line.startswith("## ")}
+    missing = sorted({r.repo for r in load_manifest(MANIFEST) if r.file and r.repo not in sections})
+    assert not missing, f"ATTRIBUTION.md lacks a section for {missing}"
+    if any(r.file and r.licence == "Apache-2.0" for r in load_manifest(MANIFEST)):
+        assert (MANIFEST.parent / "open" / "LICENSE-Apache-2.0.txt").is_file()
+
 def _write_manifest(path: Path, rows: list[dict]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, COLUMNS)
