@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .jsonld import sidecar_context
 from .metadata import Instrument
 
 __all__ = [
@@ -50,16 +51,6 @@ CLASSES: tuple[str, ...] = (
     "Tips",
 )
 
-JSONLD_CONTEXT: dict[str, Any] = {
-    "@vocab": "https://nanoaid.example.org/ns/sidecar#",
-    "schema": "https://schema.org/",
-    "id": "@id",
-    "created": "schema:dateCreated",
-    "license": "schema:license",
-    "name": "schema:name",
-    "sha256": "schema:sha256",
-    "media_type": "schema:encodingFormat",
-}
 
 
 def sidecar_name(frame_name: str) -> str:
@@ -173,7 +164,7 @@ class Sidecar(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    context: dict[str, Any] = Field(default_factory=lambda: dict(JSONLD_CONTEXT), alias="@context")
+    context: dict[str, Any] = Field(default_factory=sidecar_context, alias="@context")
     schema_version: Literal["nanoaid.sidecar/1"] = SCHEMA_VERSION
     id: str = Field(default_factory=lambda: uuid.uuid4().urn, pattern=r"^urn:uuid:[0-9a-f-]{36}$")
     version: int = Field(1, ge=1, description="Increases when the record is amended, e.g. by a correction.")
