@@ -98,6 +98,13 @@ class Classification(_Section):
     )
     thresholds: Thresholds
     views: str = Field("full", description="How the frame was viewed, e.g. 'full' or 'centre+4tiles'.")
+    ood_score: float | None = Field(
+        None, ge=0, description="Distance to the frames the model was adapted on (≈1 for frames like them)."
+    )
+    ood_threshold: float | None = Field(None, ge=0, description="Above this the frame is unfamiliar: never accepted.")
+    prediction_set: list[str] | None = Field(
+        None, description="Conformal prediction set: holds the true class for ≥ 90 % of frames like the support."
+    )
 
 
 class Histogram(_Section):
@@ -135,7 +142,10 @@ class Software(_Section):
 class Provenance(_Section):
     software: Software
     config_hash: str = Field(description="SHA-256 of the effective configuration.")
-    model_hashes: dict[str, str] = Field(default_factory=dict)
+    model_hashes: dict[str, str] = Field(default_factory=dict, description="Model name to SHA-256, every model used.")
+    models: list[ModelRef] = Field(
+        default_factory=list, description="Every model that shaped this record (name, version, SHA-256), in use order."
+    )
     plugins: dict[str, str] = Field(default_factory=dict, description="Plugin name to version, those that ran.")
     timings_ms: dict[str, float] = Field(default_factory=dict, description="Wall time per pipeline step.")
 
