@@ -1,4 +1,4 @@
-"""``nanoaid models list|verify|eval``: what is in the models folder, is it intact, how good is it."""
+"""``nanoaid models list|verify|eval|eval-devset``: what is in the models folder, is it intact, how good is it."""
 from __future__ import annotations
 
 import sys
@@ -42,6 +42,15 @@ def register(sub) -> None:
     e.add_argument("--json", action="store_true", help="few-shot: print the report as JSON")
     add_config_option(e)
     e.set_defaults(func=run_eval)
+    g = msub.add_parser("eval-devset", help="evaluate on the development set (or any folder + groups.csv), by source")
+    g.add_argument("model", metavar="MODEL", help="model name in the models folder, a .card.json or an .onnx path")
+    g.add_argument("data", type=Path, metavar="DATA", help="folder written by datasets/devset/rebuild.py")
+    g.add_argument("--groups", type=Path, help="file,source CSV (default DATA/groups.csv)")
+    g.add_argument("--out", type=Path, help="where eval.json, confusion.png, predictions.jsonl go")
+    g.add_argument("--threads", type=int, default=2)
+    g.add_argument("--models-dir", type=Path)
+    add_config_option(g)
+    g.set_defaults(func=run_eval_devset)
     from .adapt import register_adapt
 
     register_adapt(msub)
@@ -113,4 +122,25 @@ def run_eval(args) -> int:
     for line in summary_lines(report):
         print(line)
     print(f"wrote {out / 'eval.json'}, {out / 'confusion.png'}, {out / 'reliability.png'}")
+    return EXIT_OK
+
+
+def run_eval_devset(args) -> int:
+    from ..evaluation.grouped import evaluate_grouped
+    from ..evaluation.report import resolve_model, summary_lines
+
+    card, model_path, _ = resolve_model(args.model, _models_dir(args))
+    out = args.out or Path(f"eval-devset-{card.name}")
+    report = evaluate_grouped(card, model_path, args.data, args.groups or args.data / "groups.csv", out,
+                              threads=args.threads)
+    for line in summary_lines(report):
+        print(line)
+    grouped = report["by_source"]
+    print(f"{'source':<40} {'n':>4} {'accuracy':>9} {'top-2':>7} {'accepted':>9}")
+    for name, row in grouped["sources"].items():
+        acc = "n/a" if row["accepted_fraction"] is None else f"{100 * row['accepted_fraction']:.0f} %"
+        print(f"{name:<40} {row['n']:>4} {100 * row['accuracy']:>8.1f}% {100 * row['top2_accuracy']:>6.1f}% {acc:>9}")
+    mean = grouped["mean_source_accuracy"]
+    print(f"mean accuracy over sources: {'n/a' if mean is None else f'{100 * mean:.1f} %'}")
+    print(f"wrote {out / 'eval.json'}, {out / 'confusion.png'}, {out / 'predictions.jsonl'}")
     return EXIT_OK

@@ -32,6 +32,10 @@ class ClassifyOptions(BaseModel):
     )
     tile_min_side_px: int = Field(1536, ge=16,
                                   description="'auto' adds quadrant views when the shorter side reaches this.")
+    accept_unvouched: bool = Field(
+        False, description="Let a model without a vouching calibration (out-of-distribution gate and conformal sets, "
+        "as `nanoaid models adapt` writes) accept by the paper's rule alone; set it only for a model trained on this "
+        "facility's own real frames.")
 
 
 def create(ctx: PluginContext) -> Classifier:
@@ -72,6 +76,8 @@ class Classifier:
             extra = {"ood_score": ood, "ood_threshold": round(limit, 4), "prediction_set": pset}
         else:
             label, score, decision, suggestions = decide(scores, accept, review)
+            if decision == "accepted" and not self.options.accept_unvouched:
+                decision, suggestions = "review", _top_two(scores)
         align = float(np.clip(out["align_prob"].astype(np.float64).mean(), 0.0, 1.0))
         ctx.shared[CLASSIFIER_KEY] = ClassifierOutput(
             model=model.name, classes=classes, probs=probs, align_prob=align, label=label,
@@ -82,6 +88,11 @@ class Classifier:
             scores=scores, label=label, score=score, decision=decision, suggestions=suggestions,
             thresholds=Thresholds(accept=accept, review=review), views=how, **extra,
         )
+
+
+def _top_two(scores: dict[str, float]) -> list[str]:
+    """An unvouched model's confident answer is offered first, never applied: the operator confirms."""
+    return [name for name, _ in sorted(scores.items(), key=lambda item: -item[1])[:2]]
 
 
 def _classes(model: Model, n_scores: int) -> tuple[str, ...]:
