@@ -148,7 +148,7 @@ def test_search_finds_a_frame_by_label(world, page):
     page.press("input[name=q]", "Enter")
     page.wait_for_url(re.compile(r"/search\?q="))
     assert name in page.locator(".tile .name").all_text_contents()
-    page.goto(console.url + "/search?q=" + "")
+    page.goto(console.url + "/search?q=decision%3Areview")
     shot(page, "search")
     page.goto(console.url + "/search?q=label%3ANope")
     assert "not one of" in page.locator(".error").text_content()
