@@ -10,6 +10,7 @@ CSRF token themselves (:func:`.pages.require_csrf`), because the form body is th
 from __future__ import annotations
 
 import getpass
+import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +96,9 @@ class _Guard(BaseHTTPMiddleware):
                 response: Response = (RedirectResponse("/login", status_code=303) if request.method == "GET"
                                       else PlainTextResponse("log in first", status_code=401))
                 return self._finish(response, session.sid if fresh else None, console)
+        started = time.perf_counter()
         response = await call_next(request)
+        response.headers["Server-Timing"] = f"app;dur={1000 * (time.perf_counter() - started):.2f}"
         return self._finish(response, session.sid if fresh else None, console)
 
     @staticmethod
