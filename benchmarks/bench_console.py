@@ -101,6 +101,11 @@ def review_queue(work: Path, frames: int, loads: int) -> dict:
     fill_journal(state, work / "review-frames", frames)
     built = time.perf_counter() - t0
     with console_process(state) as console:
+        deadline = time.monotonic() + 600
+        while json.loads(console.get("/health.json")[1])["console"]["subscriber_seq"] is None:
+            if time.monotonic() > deadline:  # the search index catches up first: let it finish
+                raise SystemExit("the console's search index did not catch up within 10 minutes")
+            time.sleep(0.2)
         for _ in range(10):  # warm-up: first connections, template compilation, page cache
             console.get("/review")
         server, wall = [], []
