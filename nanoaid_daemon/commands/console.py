@@ -6,6 +6,7 @@ anything listens. Docs: docs/console.md.
 """
 from __future__ import annotations
 
+import argparse
 import getpass
 import logging
 from pathlib import Path
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def register(sub) -> None:
     p = sub.add_parser("console", help="the operator's web page: live frames, review, search, health, /metrics")
-    p.add_argument("--state", type=Path, required=True, help="the daemon's state folder")
+    p.add_argument("--state", type=Path, help="the daemon's state folder (required)")
     p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=8470, help="TCP port (default 8470; 0 picks a free one)")
     p.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM certificate: serve HTTPS")
@@ -33,19 +34,29 @@ def register(sub) -> None:
     p.set_defaults(func=run)
     tokens = p.add_subparsers(dest="console_command", metavar="SUBCOMMAND")
     t = tokens.add_parser("token", help="operator tokens for a non-loopback console")
+    t.add_argument("--state", type=Path, default=argparse.SUPPRESS, help="the daemon's state folder")
     t_sub = t.add_subparsers(dest="token_command", metavar="ACTION", required=True)
     add = t_sub.add_parser("add", help="create (or replace) NAME's token; it is printed once")
     add.add_argument("name", metavar="NAME")
+    add.add_argument("--state", type=Path, default=argparse.SUPPRESS, help="the daemon's state folder")
     rm = t_sub.add_parser("remove", help="revoke NAME's token")
     rm.add_argument("name", metavar="NAME")
-    t_sub.add_parser("list", help="operators that have a token")
+    rm.add_argument("--state", type=Path, default=argparse.SUPPRESS, help="the daemon's state folder")
+    ls = t_sub.add_parser("list", help="operators that have a token")
+    ls.add_argument("--state", type=Path, default=argparse.SUPPRESS, help="the daemon's state folder")
     t.set_defaults(func=run_token)
+
+
+def _state(args) -> Path:
+    if args.state is None:
+        raise ConfigError("--state DIR is required: the daemon's state folder (where journal.sqlite3 is)")
+    return Path(args.state)
 
 
 def run_token(args) -> int:
     from ..console.security import TokenStore
 
-    store = TokenStore(args.state)
+    store = TokenStore(_state(args))
     if args.token_command == "add":
         token = store.add(args.name)
         print(f"token for {args.name} (shown once; only its hash is kept in {store.path}):")
@@ -67,19 +78,20 @@ def run(args) -> int:
     from ..console.app import ConsoleConfig, create_app
     from ..console.security import TokenStore, check_bind
 
+    state = _state(args)
     if (args.tls_cert is None) != (args.tls_key is None):
         raise ConfigError("give both --tls-cert and --tls-key, or neither")
     for path in (args.tls_cert, args.tls_key):
         if path is not None and not path.is_file():
             raise ConfigError(f"TLS file {path} does not exist")
     tls = args.tls_cert is not None
-    login = check_bind(args.bind, tokens=TokenStore(args.state), tls=tls, insecure_http=args.insecure_http)
-    config = ConsoleConfig(state_dir=args.state, login_required=login, tls=tls,
+    login = check_bind(args.bind, tokens=TokenStore(state), tls=tls, insecure_http=args.insecure_http)
+    config = ConsoleConfig(state_dir=state, login_required=login, tls=tls,
                            operator=args.operator or getpass.getuser(), catalogue=args.catalogue,
                            upload_state=args.upload_state)
     app = create_app(config)
     scheme = "https" if tls else "http"
-    log.warning("nanoaid console on %s://%s:%s (state %s)", scheme, args.bind, args.port, args.state)
+    log.warning("nanoaid console on %s://%s:%s (state %s)", scheme, args.bind, args.port, state)
     server = uvicorn.Server(uvicorn.Config(
         app, host=args.bind, port=args.port, log_level="warning", access_log=False, proxy_headers=False,
         ssl_certfile=str(args.tls_cert) if tls else None, ssl_keyfile=str(args.tls_key) if tls else None,

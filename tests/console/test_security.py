@@ -173,3 +173,15 @@ def test_off_loopback_every_page_needs_a_login_and_corrections_carry_the_logged_
         assert [(c["label"], c["operator"]) for c in journal.corrections()] == [("Tips", "maria")]
     finally:
         journal.close()
+
+
+def test_token_commands_print_the_token_once_and_revoke_it(state, capsys):
+    assert main(["console", "token", "add", "ana", "--state", str(state)]) == 0
+    token = capsys.readouterr().out.splitlines()[-1]
+    assert TokenStore(state).verify(token) == "ana"
+    assert main(["console", "--state", str(state), "token", "list"]) == 0
+    assert capsys.readouterr().out.split() == ["ana"]
+    assert main(["console", "token", "remove", "ana", "--state", str(state)]) == 0
+    assert TokenStore(state).verify(token) is None
+    assert main(["console", "token", "remove", "ana", "--state", str(state)]) == 1
+    assert main(["console", "token", "add", "../evil", "--state", str(state)]) == 2
