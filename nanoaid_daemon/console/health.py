@@ -71,6 +71,7 @@ def gather(store: Store, *, hub=None, upload_state: Path | None = None) -> dict[
                               "last_event_age_s": round(time.time() - hub.last_event_at, 1)
                               if hub.last_event_at else None, **hub.stats}
     figures["models"] = _models(store)
+    figures["model_events"] = store.model_events()
     figures["uploader"] = _uploader(upload_state, figures["last_seq"])
     return figures
 

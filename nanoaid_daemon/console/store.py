@@ -10,6 +10,7 @@ inside that sidecar's folder.
 """
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import threading
@@ -179,7 +180,15 @@ class Store:
                                   (int(seq), int(limit))).fetchall()
         return [Event.model_validate_json(r[0]) for r in rows]
 
-    def events_of_type(self, prefix: str, limit: int = 20) -> list[Event]:
-        rows = self._db().execute("SELECT body FROM events WHERE type LIKE ? ORDER BY seq DESC LIMIT ?",
-                                  (prefix + "%", int(limit))).fetchall()
-        return [Event.model_validate_json(r[0]) for r in rows]
+    def model_events(self, limit: int = 5) -> list[dict]:
+        """The newest ``model.*`` events (e.g. ``model.adapted``) as plain JSON: a newer daemon may
+        journal event types this console's event model does not know yet."""
+        rows = self._db().execute("SELECT body FROM events WHERE type LIKE 'model.%' ORDER BY seq DESC LIMIT ?",
+                                  (int(limit),)).fetchall()
+        out = []
+        for (body,) in rows:
+            try:
+                out.append(json.loads(body))
+            except ValueError:
+                continue
+        return out

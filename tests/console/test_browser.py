@@ -65,6 +65,10 @@ def test_live_page_shows_new_frames_without_a_reload(world, page):
     save_frame(world["watch"], 11, XSS_NAME)
     page.locator(".tile .name", has_text=new.name).wait_for()
     page.locator(".tile .name", has_text="probe<script>").wait_for()
+    (world["watch"] / "cut_short.tif").write_bytes(b"II*\x00 this save was cut short")
+    rejected = page.locator(".tile.tone-rejected", has_text="cut_short.tif")
+    rejected.wait_for()
+    assert rejected.locator(".reason").text_content().strip()  # the reason is shown
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
     names = page.locator(".tile .name").all_text_contents()
     assert XSS_NAME in names  # the hostile name is text, not markup

@@ -90,3 +90,16 @@ def test_metrics_carry_the_journal_figures_and_the_uploaders_lag(state, tmp_path
     assert value["nanoaid_review_waiting"] == 2 and value["nanoaid_daemon_up"] == 0
     assert value["nanoaid_uploader_lag_events"] == 1
     assert families["nanoaid_model_info"].samples[0].labels["name"] == "m"
+
+
+def test_model_events_of_a_newer_daemon_are_shown_without_being_understood(state, tmp_path):
+    make_frames(state, tmp_path / "frames", 1)
+    journal = Journal(state / "journal.sqlite3")
+    try:
+        with journal._write() as db:  # an event type this version's event model does not know yet
+            db.execute("INSERT INTO events (seq, event_id, type, time, body) VALUES (2, 'e2', 'model.adapted', 't', ?)",
+                       ('{"seq": 2, "type": "model.adapted", "time": "t", "summary": {"version": "1.0.1"}}',))
+    finally:
+        journal.close()
+    figures = gather(Store(state))
+    assert [(e["type"], e["summary"]["version"]) for e in figures["model_events"]] == [("model.adapted", "1.0.1")]
