@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -36,8 +37,9 @@ class ConsoleProcess:
 
     def get(self, path: str, **headers: str) -> tuple[int, bytes]:
         request = urllib.request.Request(self.url + path, headers=headers)
+        context = ssl._create_unverified_context() if self.url.startswith("https") else None  # self-signed in tests
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=30, context=context) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
@@ -52,7 +54,8 @@ def console_process(state: Path, *extra: str, operator: str = "ana") -> Iterator
         proc = subprocess.Popen([sys.executable, "-m", "nanoaid_daemon.cli", "console", "--state", str(state),
                                  "--port", str(port), "--operator", operator, *extra],
                                 cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    console = ConsoleProcess(proc, f"http://127.0.0.1:{port}", log)
+    scheme = "https" if "--tls-cert" in extra else "http"
+    console = ConsoleProcess(proc, f"{scheme}://127.0.0.1:{port}", log)
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -38,11 +38,11 @@ def processed_count(daemon) -> int:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """A daemon (review-heavy thresholds, so the queue fills) with ten frames, and a console following it."""
+    """A daemon (accept at 0.9 instead of 0.8, so the review queue fills) with ten frames, and a console following it."""
     root = tmp_path_factory.mktemp("console")
     watch, state = root / "watch", root / "state"
     watch.mkdir()
-    with running_daemon(watch, state, bus=True, plugins={"disabled": []}, models={"accept_threshold": 0.95}) as daemon:
+    with running_daemon(watch, state, bus=True, plugins={"disabled": []}, models={"accept_threshold": 0.9}) as daemon:
         for i in range(10):
             save_frame(watch, i)
         wait_for(lambda: processed_count(daemon) >= 10, 180, message="ten frames processed")

@@ -9,6 +9,8 @@ import http.client
 import http.cookiejar
 import re
 import socket
+import ssl
+import subprocess
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -185,3 +187,21 @@ def test_token_commands_print_the_token_once_and_revoke_it(state, capsys):
     assert TokenStore(state).verify(token) is None
     assert main(["console", "token", "remove", "ana", "--state", str(state)]) == 1
     assert main(["console", "token", "add", "../evil", "--state", str(state)]) == 2
+
+
+def test_off_loopback_with_tls_serves_https_and_a_secure_cookie(state, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                           "-days", "1", "-keyout", str(key), "-out", str(cert)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"openssl cannot make a test certificate: {made.stderr.decode()[-200:]}")
+    TokenStore(state).add("ana")
+    with console_process(state, "--bind", "0.0.0.0", "--tls-cert", str(cert), "--tls-key", str(key)) as console:
+        assert console.url.startswith("https://")
+        request = urllib.request.Request(console.url + "/login")
+        with urllib.request.urlopen(request, timeout=30, context=ssl._create_unverified_context()) as response:
+            assert response.status == 200
+            cookie = response.headers["set-cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie
+        with pytest.raises(OSError):  # plain HTTP is not served
+            urllib.request.urlopen(console.url.replace("https", "http") + "/login", timeout=10)
