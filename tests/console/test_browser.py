@@ -71,6 +71,7 @@ def test_live_page_shows_new_frames_without_a_reload(world, page):
     assert rejected.locator(".reason").text_content().strip()  # the reason is shown
     assert page.evaluate("window.__sameDocument") is True  # no reload happened
     names = page.locator(".tile .name").all_text_contents()
+    assert len(names) == len(set(names))  # the stream starts after the page's seq: nothing shown twice
     assert XSS_NAME in names  # the hostile name is text, not markup
     assert page.evaluate("window.pwned") is None
     wait_for(lambda: processed_count(world["daemon"]) >= 12, 120)
