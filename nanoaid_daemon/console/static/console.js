@@ -31,6 +31,7 @@
       none.querySelector("span").textContent = ev.tone;
       node.querySelector(".nums").remove();
       setText(node, ".reason", ev.reason || "no reason recorded");
+      node.querySelector(".reason").title = ev.reason || "";
     }
     setText(node, ".name", ev.name);
     node.querySelector(".name").title = ev.name;
