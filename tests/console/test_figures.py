@@ -103,3 +103,43 @@ def test_model_events_of_a_newer_daemon_are_shown_without_being_understood(state
         journal.close()
     figures = gather(Store(state))
     assert [(e["type"], e["summary"]["version"]) for e in figures["model_events"]] == [("model.adapted", "1.0.1")]
+
+
+def test_the_console_index_catches_up_from_the_journal_and_pages_its_hits(state, tmp_path):
+    from nanoaid_daemon.console.search import PAGE_SIZE, SearchIndex
+
+    ids = make_frames(state, tmp_path / "frames", PAGE_SIZE + 6)
+    index = SearchIndex(state)
+    try:
+        assert index.catch_up(Store(state)) == len(ids)
+        first, total = index.search("label:Particles", page=1)
+        second, _ = index.search("label:Particles", page=2)
+        assert total == len(ids) and len(first) == PAGE_SIZE and len(second) == 6
+        assert {h["frame_id"] for h in first + second} == set(ids)
+        assert index.search("label:Tips")[1] == 0
+    finally:
+        index.close()
+    assert SearchIndex(state).resume_from == len(ids)  # a restart resumes, it does not re-read
+
+
+def test_the_uploaders_catalogue_is_searched_read_only_when_given(state, tmp_path):
+    from nanoaid_daemon.console.search import SearchIndex
+    from nanoaid_daemon.uploader.catalogue import Catalogue
+
+    make_frames(state, tmp_path / "frames", 2)
+    store = Store(state)
+    path = tmp_path / "upload" / "catalogue.sqlite3"
+    with Catalogue(path) as catalogue:
+        frame = store.review_queue()[0]
+        catalogue.upsert(store.sidecar(frame), sidecar_path=frame.sidecar_path, frame_path=frame.path)
+    before = path.read_bytes()
+    index = SearchIndex(state, catalogue=path)
+    try:
+        hits, total = index.search("label:Particles")
+        assert total == 1 and hits[0]["frame_id"] == frame.frame_id
+        assert index.catch_up(store) == 0  # nothing is written into the uploader's catalogue
+    finally:
+        index.close()
+    assert path.read_bytes() == before
+    with pytest.raises(ConfigError, match="--catalogue"):
+        SearchIndex(state, catalogue=tmp_path / "missing.sqlite3")
