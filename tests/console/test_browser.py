@@ -15,7 +15,7 @@ from daemon.helpers import running_daemon, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from nanoaid_daemon.client import Subscriber
-from nanoaid_daemon.journal import Journal
+from nanoaid_daemon.journal import FrameRecord, Journal
 from nanoaid_daemon.sidecar import CLASSES, Sidecar
 from nanoaid_daemon.synth import render, write_frame
 
@@ -32,17 +32,28 @@ def save_frame(watch: Path, index: int, name: str | None = None) -> Path:
     return path
 
 
+def frame_row(state: Path, frame_id: str) -> FrameRecord:
+    journal = Journal(state / "journal.sqlite3")
+    try:
+        row = journal.frame(frame_id)
+    finally:
+        journal.close()
+    assert row is not None, frame_id
+    return row
+
+
 def processed_count(daemon) -> int:
     return len(daemon.journal.events(type="frame.processed"))
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """A daemon (accept at 0.9 instead of 0.8, so the review queue fills) with ten frames, and a console following it."""
+    """A daemon (accepting at 0.9, not 0.8, so the review queue fills) with ten frames, and a console following it."""
     root = tmp_path_factory.mktemp("console")
     watch, state = root / "watch", root / "state"
     watch.mkdir()
-    with running_daemon(watch, state, bus=True, plugins={"disabled": []}, models={"accept_threshold": 0.9}) as daemon:
+    settings = {"plugins": {"disabled": []}, "models": {"accept_threshold": 0.9}}
+    with running_daemon(watch, state, bus=True, **settings) as daemon:
         for i in range(10):
             save_frame(watch, i)
         wait_for(lambda: processed_count(daemon) >= 10, 180, message="ten frames processed")
@@ -87,9 +98,11 @@ def test_a_review_frame_is_corrected_with_one_click(world, page):
     waiting = int(page.locator(".waiting").text_content())
     assert waiting >= 1
     shot(page, "review")
-    action = page.locator("form[data-choices]").get_attribute("action")
-    frame_id = re.fullmatch(r"/review/([0-9a-f]{64})", action).group(1)
-    model_label = Journal(state / "journal.sqlite3").frame(frame_id).label
+    action = page.locator("form[data-choices]").get_attribute("action") or ""
+    found = re.fullmatch(r"/review/([0-9a-f]{64})", action)
+    assert found is not None, action
+    frame_id = found.group(1)
+    model_label = frame_row(state, frame_id).label or ""
     target = page.locator("button.choice").filter(has_not_text=model_label.replace("_", " ")).first
     chosen = target.get_attribute("value")
     target.click()
@@ -99,33 +112,31 @@ def test_a_review_frame_is_corrected_with_one_click(world, page):
 
     journal = Journal(state / "journal.sqlite3")
     try:
-        row = journal.frame(frame_id)
         corrections = [c for c in journal.corrections() if c["frame_id"] == frame_id]
     finally:
         journal.close()
+    row = frame_row(state, frame_id)
+    assert row.sidecar_path is not None
     assert (row.label, row.decision, row.sidecar_version) == (chosen, "accepted", 2)
     assert [(c["label"], c["previous_label"], c["operator"]) for c in corrections] == [(chosen, model_label, "ana")]
     sidecar = Sidecar.model_validate_json(Path(row.sidecar_path).read_bytes())
     assert sidecar.version == 2 and sidecar.corrections[-1].label == chosen
+    assert sidecar.classification is not None
     assert sidecar.classification.label == model_label  # the model's own call is kept
     with Subscriber(state_dir=state, since=0, types=("label.",), idle_timeout=5) as sub:
         events = [e for e in sub if e.frame_id == frame_id]
-    assert [(e.summary.label, e.summary.operator) for e in events] == [(chosen, "ana")]
+    assert [(e.summary.label, e.summary.operator) for e in events if e.summary] == [(chosen, "ana")]
 
 
 def test_keys_confirm_the_models_label(world, page):
     console = world["console"]
     page.goto(console.url + "/review")
-    action = page.locator("form[data-choices]").get_attribute("action")
+    action = page.locator("form[data-choices]").get_attribute("action") or ""
     first = page.locator("button.choice").first
-    key, label = first.get_attribute("data-key"), first.get_attribute("value")
+    key, label = first.get_attribute("data-key") or "", first.get_attribute("value")
     page.keyboard.press(key)
     page.wait_for_url(re.compile(r"/review\?done="))
-    journal = Journal(world["state"] / "journal.sqlite3")
-    try:
-        assert journal.frame(action.rsplit("/", 1)[1]).label == label
-    finally:
-        journal.close()
+    assert frame_row(world["state"], action.rsplit("/", 1)[1]).label == label
 
 
 def test_frame_page_shows_the_full_record(world, page):

@@ -58,6 +58,7 @@ def test_rose_plot_draws_the_dominant_bin_longest_and_both_ways(state, tmp_path)
     store = Store(state)
     frame = store.review_queue()[0]
     sidecar = store.sidecar(frame)
+    assert sidecar is not None
     counts = [0.0] * 18
     counts[0] = 0.7  # 0–10°: along the x axis
     counts[9] = 0.3
@@ -75,7 +76,9 @@ def test_rose_plot_draws_the_dominant_bin_longest_and_both_ways(state, tmp_path)
 def test_score_bars_put_the_label_first(state, tmp_path):
     make_frames(state, tmp_path / "frames", 1)
     store = Store(state)
-    bars = score_bars(store.sidecar(store.review_queue()[0]))
+    sidecar = store.sidecar(store.review_queue()[0])
+    assert sidecar is not None
+    bars = score_bars(sidecar)
     assert bars[0]["top"] and bars[0]["cls"] == "Particles" and len(bars) == 10
 
 
@@ -131,7 +134,9 @@ def test_the_uploaders_catalogue_is_searched_read_only_when_given(state, tmp_pat
     path = tmp_path / "upload" / "catalogue.sqlite3"
     with Catalogue(path) as catalogue:
         frame = store.review_queue()[0]
-        catalogue.upsert(store.sidecar(frame), sidecar_path=frame.sidecar_path, frame_path=frame.path)
+        sidecar = store.sidecar(frame)
+        assert sidecar is not None
+        catalogue.upsert(sidecar, sidecar_path=frame.sidecar_path, frame_path=frame.path)
     before = path.read_bytes()
     index = SearchIndex(state, catalogue=path)
     try:

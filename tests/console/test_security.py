@@ -53,7 +53,9 @@ class Client:
     def csrf(self, path: str = "/review") -> str:
         status, html, _ = self.call(path)
         assert status == 200, html
-        return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+        found = re.search(r'name="csrf" value="([^"]+)"', html)
+        assert found is not None, html
+        return found.group(1)
 
 
 @pytest.fixture
@@ -118,6 +120,7 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(state):
         frame = journal.frame(target)
     finally:
         journal.close()
+    assert frame is not None and frame.sidecar_path is not None
     assert Sidecar.model_validate_json(Path(frame.sidecar_path).read_bytes()).version == 1
 
 
