@@ -38,12 +38,13 @@ def _console(request: Request) -> Console:
     return request.app.state.console
 
 
-def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+async def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+    """Render a page; the journal queries every page needs run off the event loop, as all others do."""
     console = _console(request)
     session = request.state.session
-    base = {"session": session, "csrf": session.csrf, "operator": session.operator,
-            "review_waiting": console.store.review_waiting(), "login_required": console.config.login_required,
-            "nav": name.split(".")[0], "last_seq": console.store.last_seq()}
+    waiting, last_seq = await run_in_threadpool(lambda: (console.store.review_waiting(), console.store.last_seq()))
+    base = {"session": session, "csrf": session.csrf, "operator": session.operator, "review_waiting": waiting,
+            "login_required": console.config.login_required, "nav": name.split(".")[0], "last_seq": last_seq}
     return console.templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
 
 
@@ -66,7 +67,7 @@ def _frame_or_404(request: Request):
 # -- Live -----------------------------------------------------------------------------------------
 async def live(request: Request) -> Response:
     items, last = await run_in_threadpool(_console(request).store.wall)
-    return _page(request, "live.html", items=items, last_seq=last)
+    return await _page(request, "live.html", items=items, last_seq=last)
 
 
 async def events(request: Request) -> Response:
@@ -88,7 +89,7 @@ async def review(request: Request, error: str | None = None, status_code: int = 
     big, rest = render.suggestions(sidecar, current) if current else ([], [])
     keys = {cls: str((i + 1) % 10) for i, cls in enumerate([*big, *rest][:10])}
     has_cam = bool(sidecar and any(p.kind == "cam" for p in sidecar.previews))
-    return _page(request, "review.html", status_code, current=current, sidecar=sidecar, upcoming=queue[1:],
+    return await _page(request, "review.html", status_code, current=current, sidecar=sidecar, upcoming=queue[1:],
                  big=big, rest=rest, keys=keys, has_cam=has_cam, error=error,
                  done=request.query_params.get("done", ""))
 
@@ -117,10 +118,10 @@ async def frame(request: Request) -> Response:
     console = _console(request)
     sidecar = await run_in_threadpool(console.store.sidecar, record)
     if sidecar is None:
-        return _page(request, "frame.html", frame=record, sidecar=None)
+        return await _page(request, "frame.html", frame=record, sidecar=None)
     kinds = {p.kind for p in sidecar.previews}
     big, rest = render.suggestions(sidecar, record)
-    return _page(request, "frame.html", frame=record, sidecar=sidecar, rows=render.metadata_rows(sidecar),
+    return await _page(request, "frame.html", frame=record, sidecar=sidecar, rows=render.metadata_rows(sidecar),
                  bars=render.score_bars(sidecar), wedges=render.rose_wedges(sidecar),
                  history=render.history(sidecar, record), kinds=kinds, big=big, rest=rest,
                  raw_sections=sorted(sidecar.instrument.vendor_raw.items())[:40])
@@ -168,7 +169,7 @@ async def search(request: Request) -> Response:
     except QueryError as exc:
         error = str(exc)
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    return _page(request, "search.html", 400 if error else 200, query=query, hits=hits, total=total, page=page,
+    return await _page(request, "search.html", 400 if error else 200, query=query, hits=hits, total=total, page=page,
                  pages=pages, error=error, source="uploader catalogue" if console.search.external
                  else "console index")
 
@@ -181,7 +182,7 @@ def _figures(request: Request) -> dict:
 
 async def health(request: Request) -> Response:
     figures = await run_in_threadpool(_figures, request)
-    return _page(request, "health.html", f=figures)
+    return await _page(request, "health.html", f=figures)
 
 
 async def health_json(request: Request) -> Response:
@@ -197,12 +198,12 @@ async def metrics(request: Request) -> Response:
 async def login(request: Request) -> Response:
     console = _console(request)
     if request.method == "GET":
-        return _page(request, "login.html", error=None)
+        return await _page(request, "login.html", error=None)
     form = await require_csrf(request)
     await asyncio.sleep(0.2)  # a wrong guess costs time
     operator = await run_in_threadpool(console.tokens.verify, form.get("token", "").strip())
     if operator is None:
-        return _page(request, "login.html", 401, error="That token is not known. Ask for one with "
+        return await _page(request, "login.html", 401, error="That token is not known. Ask for one with "
                      "`nanoaid console token add NAME`.")
     console.sessions.drop(request.state.session.sid)
     session = console.sessions.new(operator)  # a new session id at login: no session fixation
@@ -224,4 +225,4 @@ async def not_found(request: Request, exc: Exception) -> Response:
     detail = getattr(exc, "detail", "not found")
     if not hasattr(request.state, "session"):
         return Response(detail, status_code=404, media_type="text/plain")
-    return _page(request, "error.html", 404, status=404, detail=detail)
+    return await _page(request, "error.html", 404, status=404, detail=detail)
