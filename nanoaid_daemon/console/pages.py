@@ -206,7 +206,7 @@ async def login(request: Request) -> Response:
         return await _page(request, "login.html", 401, error="That token is not known. Ask for one with "
                      "`nanoaid console token add NAME`.")
     console.sessions.drop(request.state.session.sid)
-    session = console.sessions.new(operator)  # a new session id at login: no session fixation
+    session = console.sessions.new(operator, login=True)  # a new session id at login: no session fixation
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(SESSION_COOKIE, session.sid, httponly=True, samesite="strict", secure=console.config.tls,
                         path="/")

@@ -122,15 +122,17 @@ class Session:
     csrf: str
     operator: str | None
     created: float
+    login: bool = False
 
 
 class Sessions:
     """In-memory sessions: a console restart logs everyone out, which is acceptable at an instrument."""
 
-    def __init__(self, *, max_age_s: float = 12 * 3600):
+    def __init__(self, *, max_age_s: float = 12 * 3600, max_items: int = 10_000):
         self._items: dict[str, Session] = {}
         self._lock = threading.Lock()
         self.max_age_s = max_age_s
+        self.max_items = max_items
 
     def get(self, sid: str | None) -> Session | None:
         if not sid:
@@ -142,11 +144,26 @@ class Sessions:
                 return None
             return session
 
-    def new(self, operator: str | None) -> Session:
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), operator, time.time())
+    def new(self, operator: str | None, *, login: bool = False) -> Session:
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), operator, time.time(), login)
         with self._lock:
             self._items[session.sid] = session
+            if len(self._items) > self.max_items:  # cookie-less clients (scrapers) make one per request
+                self._prune()
         return session
+
+    def _prune(self) -> None:
+        """Drop expired sessions, then those without a login, oldest first, down to half the cap."""
+        now = time.time()
+        for sid in [sid for sid, s in self._items.items() if now - s.created > self.max_age_s]:
+            del self._items[sid]
+        for sid in [sid for sid, s in self._items.items() if not s.login]:
+            if len(self._items) <= self.max_items // 2:
+                break
+            del self._items[sid]
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def drop(self, sid: str) -> None:
         with self._lock:

@@ -148,3 +148,14 @@ def test_the_uploaders_catalogue_is_searched_read_only_when_given(state, tmp_pat
     assert path.read_bytes() == before
     with pytest.raises(ConfigError, match="--catalogue"):
         SearchIndex(state, catalogue=tmp_path / "missing.sqlite3")
+
+
+def test_sessions_of_cookieless_clients_are_pruned_but_logins_kept():
+    from nanoaid_daemon.console.security import Sessions
+
+    sessions = Sessions(max_items=100)
+    kept = sessions.new("maria", login=True)
+    for _ in range(250):  # e.g. a scraper that never sends the cookie back
+        sessions.new("local-user")
+    assert len(sessions) <= 100
+    assert sessions.get(kept.sid) is kept
