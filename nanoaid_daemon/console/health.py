@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from ..bus import daemon_running
+from ..sidecar import Sidecar
 from .store import Store
 
 __all__ = ["gather", "metrics_text", "CONTENT_TYPE"]
@@ -43,8 +44,7 @@ def _uploader(upload_state: Path | None, daemon_last_seq: int) -> dict[str, Any]
             "last_error": meta.get("last_error")}
 
 
-def _models(store: Store) -> list[dict[str, str]]:
-    sidecar = store.latest_sidecar()
+def _models(sidecar: Sidecar | None) -> list[dict[str, str]]:
     if sidecar is None:
         return []
     models = []
@@ -70,7 +70,9 @@ def gather(store: Store, *, hub=None, upload_state: Path | None = None) -> dict[
         figures["console"] = {"subscriber_seq": hub.last_seq, "events_seen": hub.delivered,
                               "last_event_age_s": round(time.time() - hub.last_event_at, 1)
                               if hub.last_event_at else None, **hub.stats}
-    figures["models"] = _models(store)
+    latest = store.latest_sidecar()
+    figures["models"] = _models(latest)
+    figures["plugins"] = dict(sorted(latest.provenance.plugins.items())) if latest else {}
     figures["model_events"] = store.model_events()
     figures["uploader"] = _uploader(upload_state, figures["last_seq"])
     return figures
