@@ -75,6 +75,12 @@ class FeiReader:
         instrument = fei_instrument(header, builder, width)
         rows, source = image_rows(header, builder)
         databar = databar_from_height(height, rows, builder.warn, source)
-        if databar is None:
-            databar = detect_databar(data)
+        if databar is None:  # no usable ResolutionY: the pixels, confirmed by DatabarHeight where it agrees
+            databar = detect_databar(data, declared=_declared_bar(header))
         return make_page(data, databar, instrument)
+
+
+def _declared_bar(header: FeiHeader) -> int | None:
+    """``[PrivateFei] DatabarHeight``: often 0 or empty where a bar exists, so it only confirms."""
+    raw = (header.i("PrivateFei", "DatabarHeight") or "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None

@@ -26,6 +26,7 @@ from nanoaid_daemon.readkit import (
 )
 
 from ._cz_sem import CzSem, parse_cz_sem
+from ._orion import ORION_XML_TAG, image_height, is_orion, orion_instrument, parse_image_tags
 
 __all__ = ["create", "ZeissReader", "zeiss_instrument", "CZ_SEM_TAG"]
 
@@ -46,7 +47,9 @@ class ZeissReader:
     name = "zeiss"
 
     def sniff(self, probe: Probe) -> int:
-        return 100 if probe_has_tag(probe, CZ_SEM_TAG) else 0
+        if probe_has_tag(probe, CZ_SEM_TAG):
+            return 100
+        return 60 if probe_has_tag(probe, ORION_XML_TAG) else 0  # ORION XML alone: a private tag, less sure
 
     def read(self, path: Path) -> ReadResult:
         path = Path(path)
@@ -63,6 +66,10 @@ class ZeissReader:
         raw = tag_bytes(tif, page, CZ_SEM_TAG, path)
         header = parse_cz_sem(decode_text(raw)) if raw else CzSem()
         builder = MetadataBuilder(path, VENDOR, warnings)
+        xml = tag_bytes(tif, page, ORION_XML_TAG, path)
+        tags = parse_image_tags(decode_text(xml)) if xml else None
+        if is_orion(header, tags):
+            return self._orion_page(data, header, tags, builder)
         if header.empty:
             builder.warn(f"page {index}: the SmartSEM header (tag {CZ_SEM_TAG}) is missing or empty; "
                          "no instrument metadata for this page")
@@ -73,6 +80,14 @@ class ZeissReader:
         # scan; the header does not say which, so an undeclared zone is found from the pixels.
         databar = _databar(header, height, width, builder) or detect_databar(data)
         return make_page(data, databar, instrument)
+
+
+    def _orion_page(self, data, header: CzSem, tags, builder: MetadataBuilder):
+        """Helium-ion frame: the XML's ImageHeight declares the image rows; else the pixels decide."""
+        height, width = data.shape
+        instrument = orion_instrument(tags, header, builder, width)
+        databar = databar_from_height(height, image_height(tags), builder.warn, "XML ImageHeight")
+        return make_page(data, detect_databar(data) if databar is None else databar, instrument)
 
 
 def zeiss_instrument(header: CzSem, b: MetadataBuilder, width: int) -> Instrument:
