@@ -42,6 +42,7 @@ COMMANDS = (
     "search",
     "catalogue",
     "console",
+    "export",
 )
 
 

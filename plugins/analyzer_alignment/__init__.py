@@ -6,6 +6,7 @@ __all__ = ["MANIFEST"]
 MANIFEST = PluginManifest(
     name="alignment",
     kind="analyzer",
+    api_version="1.0",
     version="1.1.0",
     description="Coherency, dominant orientation, orientation histogram and aligned fraction (structure tensor).",
     factory="nanoaid_plugins.analyzer_alignment._api:create",

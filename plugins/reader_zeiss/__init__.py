@@ -6,6 +6,7 @@ __all__ = ["MANIFEST"]
 MANIFEST = PluginManifest(
     name="zeiss",
     kind="reader",
+    api_version="1.0",
     version="1.1.0",
     description="Zeiss SmartSEM TIFF (tag 34118) and ORION helium-ion TIFF (XML tag 65000): per-page metadata.",
     factory="nanoaid_plugins.reader_zeiss._api:create",

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from nanoaid_daemon.errors import ReaderError
-from nanoaid_daemon.frame import ReadResult
+from nanoaid_daemon.frame import BY_HOST, ReadResult
 from nanoaid_daemon.metadata import Instrument
 from nanoaid_daemon.plugins import PluginContext, Probe
 from nanoaid_daemon.readkit import (
@@ -44,7 +44,6 @@ def create(ctx: PluginContext) -> ZeissReader:
 
 
 class ZeissReader:
-    name = "zeiss"
 
     def sniff(self, probe: Probe) -> int:
         if probe_has_tag(probe, CZ_SEM_TAG):
@@ -59,7 +58,7 @@ class ZeissReader:
             pages = [self._page(tif, page, index, path, warnings) for index, page in frame_pages(tif, path)]
         if not pages:
             raise ReaderError("TIFF contains no images", path=path, code="corrupt")
-        return ReadResult(path, self.name, "image/tiff", str(pages[0].pixels.dtype), pages, warnings)
+        return ReadResult(path, BY_HOST, "image/tiff", str(pages[0].pixels.dtype), pages, warnings)
 
     def _page(self, tif, page, index: int, path: Path, warnings: list[str]):
         data = page_grey(page, path, index)
