@@ -95,17 +95,18 @@ def test_metrics_carry_the_journal_figures_and_the_uploaders_lag(state, tmp_path
     assert families["nanoaid_model_info"].samples[0].labels["name"] == "m"
 
 
-def test_model_events_of_a_newer_daemon_are_shown_without_being_understood(state, tmp_path):
+def test_model_adapted_events_reach_the_health_figures(state, tmp_path):
+    from nanoaid_daemon.events import AdaptedModel, Event
+
     make_frames(state, tmp_path / "frames", 1)
     journal = Journal(state / "journal.sqlite3")
     try:
-        with journal._write() as db:  # an event type this version's event model does not know yet
-            db.execute("INSERT INTO events (seq, event_id, type, time, body) VALUES (2, 'e2', 'model.adapted', 't', ?)",
-                       ('{"seq": 2, "type": "model.adapted", "time": "t", "summary": {"version": "1.0.1"}}',))
+        journal.append_event(Event(type="model.adapted", model=AdaptedModel(
+            name="nffa-classifier", version="1.0.0+a1", sha256="1" * 64, support={"Tips": 3}, reason="corrections")))
     finally:
         journal.close()
     figures = gather(Store(state))
-    assert [(e["type"], e["summary"]["version"]) for e in figures["model_events"]] == [("model.adapted", "1.0.1")]
+    assert [(e["type"], e["model"]["version"]) for e in figures["model_events"]] == [("model.adapted", "1.0.0+a1")]
 
 
 def test_the_console_index_catches_up_from_the_journal_and_pages_its_hits(state, tmp_path):
