@@ -53,6 +53,9 @@ CREATE TABLE IF NOT EXISTS frames (
     sidecar_version INTEGER NOT NULL DEFAULT 1,
     processed_at REAL
 );
+-- The console's review queue (oldest first) and its count, without scanning every frame.
+CREATE INDEX IF NOT EXISTS frames_review ON frames(processed_at)
+    WHERE state = 'processed' AND decision IN ('review', 'unknown');
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
     event_id TEXT NOT NULL UNIQUE,
