@@ -122,7 +122,7 @@ class Daemon:
                 self.bus.start()
             self._load_plugins()
             self._sweep_temp_files()
-            self._emit(Event(type="daemon.started"))
+            self._emit_waiting(Event(type="daemon.started"))
             resumed = self._resume()
             self.settler = Settler(self.settings.settle, ready=self._on_settled, reject=self._on_settle_reject,
                                    gone=self._on_gone, clock=self._clock)
@@ -386,6 +386,7 @@ class Daemon:
             result: str = Outcome.FAILED
             try:
                 result = self.process_settled(item)
+                self.supervisor.note("", "running")
             except Exception as exc:  # never lose a frame: record it and retry with backoff
                 result = self._worker_failed(item, exc)
             finally:
@@ -494,6 +495,20 @@ class Daemon:
         return Outcome.MOVED if moved else Outcome.PROCESSED
 
     # -- events --------------------------------------------------------------------------------
+    def _emit_waiting(self, event: Event) -> None:
+        """Journal an event, waiting (stop-aware) while the state disk is full or read-only."""
+        delay = 0.5
+        while True:
+            try:
+                self._emit(event)
+                return
+            except Exception as exc:
+                if not is_transient(exc) or self._stop.is_set():
+                    raise
+                log.warning("waiting to journal %s: %s", event.type, exc)
+                self._stop.wait(delay)
+                delay = min(30.0, delay * 2)
+
     def _emit(self, event: Event) -> Event:
         event = self.journal.append_event(event)
         self._notify_bus()

@@ -227,13 +227,12 @@ class Journal:
     def needs_work(self, path: str | Path, size: int, mtime_ns: int, *, retry: bool = False) -> bool:
         """False when this exact file version already reached a final state.
 
-        A ``failed`` version is retried by the daemon's own schedule (``retry=True``), not by
-        every scan that passes it; a new version of a failed file is new work at once.
+        A ``failed`` version is retried by the daemon's own schedule, and a processed frame whose
+        sidecar went missing is re-described, both with ``retry=True``; scans that pass a failed
+        file leave it to that schedule. A new version of any file is new work at once.
         """
         rec = self.file(path)
-        if rec is None or rec.state in (FileState.DISCOVERED, FileState.SETTLED):
-            return True
-        if rec.state == FileState.FAILED and retry:
+        if retry or rec is None or rec.state in (FileState.DISCOVERED, FileState.SETTLED):
             return True
         return (rec.size, rec.mtime_ns) != (size, mtime_ns)
 
