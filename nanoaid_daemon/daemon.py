@@ -197,8 +197,6 @@ class Daemon:
         """Main loop: watchdog pings while healthy, reloads, until a stop is requested (e.g. by SIGTERM)."""
         interval = self.notifier.watchdog_interval_s or 1.0
         while not self._stop.wait(min(interval, 1.0)):
-            if self.watcher is not None and self.watcher.rearm_if_needed():
-                self._reconcile_now.set()
             self.write_health()
             self.notifier.watchdog()
             if self._reload.is_set():
@@ -288,7 +286,12 @@ class Daemon:
 
     def _settle_loop(self) -> None:
         poll = self.settings.settle.poll_s
+        next_rearm_check = 0.0
         while not self._stop.is_set():
+            if time.monotonic() >= next_rearm_check:  # a watch folder deleted and created again
+                next_rearm_check = time.monotonic() + 1.0
+                if self.watcher is not None and self.watcher.rearm_if_needed():
+                    self._reconcile_now.set()
             self._due_retries()
             self._absorb_candidates()
             self.settler.tick()

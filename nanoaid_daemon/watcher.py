@@ -137,6 +137,14 @@ class Watcher:
             return None
         return (st.st_dev, st.st_ino)
 
+    def _emitting(self) -> bool:
+        """False once the observer's emitter stopped (its folder was deleted; the inode may be reused)."""
+        observer = self._observer
+        if observer is None:
+            return True  # never had a native watch (or it could not start): nothing to re-arm
+        emitters = list(getattr(observer, "emitters", ()))
+        return bool(emitters) and all(e.is_alive() for e in emitters)
+
     def rearm_if_needed(self) -> bool:
         """Re-arm the native watch when the watch folder was removed and created again.
 
@@ -151,7 +159,7 @@ class Watcher:
                 log.warning("watch folder %s is gone; waiting for it to come back", self.root)
                 self._missing_logged = True
             return False
-        if now == self._identity:
+        if now == self._identity and self._emitting():
             return False
         self.stop()
         kind = self.start()
