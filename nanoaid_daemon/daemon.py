@@ -329,7 +329,7 @@ class Daemon:
                     continue
             try:
                 st = os.stat(path)
-                todo = self.journal.needs_work(path, st.st_size, st.st_mtime_ns)
+                todo = self.journal.needs_work(path, st.st_size, st.st_mtime_ns, failed=False)
             except FileNotFoundError:
                 continue
             except OSError:  # symlink loops and the like: settle reports them once
@@ -418,7 +418,7 @@ class Daemon:
     def process_settled(self, item: Settled) -> str:
         """Process one settled file; returns what happened (an :class:`Outcome`, for logs and tests)."""
         path, journal = item.path, self.journal
-        if not journal.needs_work(path, item.size, item.mtime_ns, retry=item.source in _FORCED):
+        if not journal.needs_work(path, item.size, item.mtime_ns, force=item.source in _FORCED):
             return Outcome.SKIPPED
         journal.note(path, FileState.SETTLED, size=item.size, mtime_ns=item.mtime_ns)
         try:

@@ -224,15 +224,19 @@ class Journal:
         row = self._conn().execute("SELECT * FROM files WHERE path = ?", (db_key(path),)).fetchone()
         return FileRecord.of(row) if row else None
 
-    def needs_work(self, path: str | Path, size: int, mtime_ns: int, *, retry: bool = False) -> bool:
+    def needs_work(self, path: str | Path, size: int, mtime_ns: int, *, force: bool = False,
+                   failed: bool = True) -> bool:
         """False when this exact file version already reached a final state.
 
-        A ``failed`` version is retried by the daemon's own schedule, and a processed frame whose
-        sidecar went missing is re-described, both with ``retry=True``; scans that pass a failed
-        file leave it to that schedule. A new version of any file is new work at once.
+        ``failed=False``: a failed version is left to the daemon's own retry schedule rather
+        than picked up by every scan that passes it. ``force``: work on it whatever its state
+        (a scheduled retry; a processed frame whose sidecar went missing). A new version of any
+        file is new work at once.
         """
         rec = self.file(path)
-        if retry or rec is None or rec.state in (FileState.DISCOVERED, FileState.SETTLED):
+        if force or rec is None or rec.state in (FileState.DISCOVERED, FileState.SETTLED):
+            return True
+        if rec.state == FileState.FAILED and failed:
             return True
         return (rec.size, rec.mtime_ns) != (size, mtime_ns)
 

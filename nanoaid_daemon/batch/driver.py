@@ -19,9 +19,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import JournalError
-from ..events import Event, Summary
+from ..commit import Committer
+from ..events import Summary
 from ..journal import Journal
+from ..states import Outcome
 from .discovery import chunked
 from .engines import BatchAborted, TaskLost
 from .progress import Progress
@@ -66,6 +67,7 @@ class Driver:
         self._process_q: deque[list[Item]] = deque()
         self._retry_q: deque[_Task] = deque()
         self._claims: dict[str, _Claim] = {}
+        self.commit = Committer(journal, self._notify)
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, pending: list[Item]) -> None:
@@ -185,58 +187,46 @@ class Driver:
             self.report.retried += 1
             self._retry_q.append(_Task(task.kind, [item], retry=True, avoid=lost.where))
 
-    # -- journal commits (the same transactions and events as the daemon) -------------------------
+    # -- journal commits: the daemon's own commit path (nanoaid_daemon.commit) -----------------
     def _complete(self, item: Item, r: ItemResult) -> None:
-        event = Event(type="frame.processed", frame_id=item.frame_id, frame_path=item.path,
-                      sidecar_path=r.sidecar_path, summary=Summary(**(r.summary or {})))
-        try:
-            self.journal.complete(item.path, size=item.size, mtime_ns=item.mtime_ns, frame_id=item.frame_id,
-                                  sidecar_path=r.sidecar_path, event=event)
-        except JournalError:
-            known = self.journal.frame(item.frame_id)
-            if known is None or known.state != "processed":
-                raise
-            self._record_known(item)  # finished meanwhile by another writer of this journal
-        else:
+        outcome = self.commit.processed(item.path, size=item.size, mtime_ns=item.mtime_ns, frame_id=item.frame_id,
+                                        sidecar_path=r.sidecar_path, summary=Summary(**(r.summary or {})))
+        if outcome == Outcome.PROCESSED:
             self.report.processed += 1
-            self._notify()
+        else:  # finished meanwhile by another writer of this journal
+            self._count_known(outcome)
         claim = self._claims.pop(item.frame_id, None)
         for waiter in claim.waiters if claim else ():
             self._record_known(waiter)
 
     def _record_known(self, item: Item) -> None:
-        state = self.journal.record_known(item.path, size=item.size, mtime_ns=item.mtime_ns, frame_id=item.frame_id)
-        if state == "duplicate":
+        self._count_known(self.commit.known(item.path, size=item.size, mtime_ns=item.mtime_ns,
+                                            frame_id=item.frame_id))
+
+    def _count_known(self, outcome: Outcome) -> None:
+        if outcome == Outcome.DUPLICATE:
             self.report.duplicates += 1
         else:
             self.report.known += 1
 
     def _not_processed(self, item: Item, r: ItemResult) -> None:
-        if r.kind == "rejected":
+        if r.kind == Outcome.REJECTED:
             self._reject(item, r.code or "unreadable", r.reason or "")
-        elif r.kind == "gone":
+        elif r.kind == Outcome.GONE:
             self.report.vanished += 1
-            self.journal.forget(item.path)
+            self.commit.gone(item.path)
         else:  # changed while being read: the next run sees the new version
             self.report.changed += 1
         self._release(item)
 
     def _reject(self, item: Item, code: str, reason: str) -> None:
-        event = Event(type="frame.rejected", frame_path=item.path, summary=Summary(reason=f"{code}: {reason}"))
-        size = item.size if item.size >= 0 else None
-        mtime = item.mtime_ns if item.mtime_ns >= 0 else None
-        self.journal.reject(item.path, size=size, mtime_ns=mtime, code=code, reason=reason, event=event)
+        self.commit.rejected(item.path, code, reason, size=item.size if item.size >= 0 else None,
+                             mtime_ns=item.mtime_ns if item.mtime_ns >= 0 else None)
         self.report.note_rejected(item.path, code, reason)
-        self._notify()
 
     def _fail(self, item: Item, summary_reason: str, reason: str) -> None:
-        log.error("%s: processing failed: %s", item.path, summary_reason)
-        event = Event(type="frame.failed", frame_id=item.frame_id, frame_path=item.path,
-                      summary=Summary(reason=summary_reason))
-        self.journal.fail(item.path, size=item.size, mtime_ns=item.mtime_ns, frame_id=item.frame_id,
-                          reason=reason, event=event)
+        self.commit.failed(item.path, summary_reason, size=item.size, mtime_ns=item.mtime_ns, frame_id=item.frame_id)
         self.report.note_failed(item.path, summary_reason)
-        self._notify()
         self._release(item)
 
     def _release(self, item: Item) -> None:
