@@ -17,7 +17,7 @@ from ..bus import daemon_running
 from ..bus.protocol import RequestRejected
 from ..cli import EXIT_FAIL, add_config_option, settings_from_args
 from ..client import send_correction
-from ..corrections import JOURNAL_NAME, CorrectionRejected, Corrections
+from ..corrections import JOURNAL_NAME, CorrectionRejected, Corrections, check_text
 from ..errors import ConfigError
 from ..hashing import sha256_file
 from ..journal import Journal
@@ -66,6 +66,7 @@ def run(args) -> int:
     frame_id = frame_id_of(args.frame)
     operator = args.operator or getpass.getuser()
     try:
+        check_text(operator, args.comment)  # here, before a message too big for the bus is sent
         if daemon_running(state) is not None:
             reply = send_correction(frame_id, args.label, operator=operator, comment=args.comment, state_dir=state,
                                     client_key=args.client_key, timeout=args.timeout)
