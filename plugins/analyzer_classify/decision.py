@@ -7,14 +7,14 @@ while the sidecar shows 0.35. With it, anyone re-checking a sidecar gets the dec
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
+
+from nanoaid_daemon.states import Decision
 
 __all__ = ["SCORE_DECIMALS", "rounded_scores", "decide", "plan_views"]
 
 SCORE_DECIMALS = 6
-Decision = Literal["accepted", "review", "unknown"]
 
 
 def rounded_scores(probs: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
@@ -23,7 +23,7 @@ def rounded_scores(probs: np.ndarray, classes: Sequence[str]) -> dict[str, float
     return {name: round(float(p), SCORE_DECIMALS) for name, p in zip(classes, clipped)}
 
 
-def decide(scores: dict[str, float], accept: float, review: float) -> tuple[str, float, Decision, list[str]]:
+def decide(scores: dict[str, float], accept: float, review: float) -> tuple[str, float, str, list[str]]:
     """(label, top score, decision, suggestions).
 
     ``accepted`` when the top score is at or above ``accept``; ``review`` with the top two offered
@@ -33,10 +33,10 @@ def decide(scores: dict[str, float], accept: float, review: float) -> tuple[str,
     ranked = sorted(scores.items(), key=lambda item: -item[1])  # sort is stable: model order breaks ties
     label, top = ranked[0]
     if top >= accept:
-        return label, top, "accepted", []
+        return label, top, Decision.ACCEPTED.value, []
     if top >= review:
-        return label, top, "review", [name for name, _ in ranked[:2]]
-    return label, top, "unknown", []
+        return label, top, Decision.REVIEW.value, [name for name, _ in ranked[:2]]
+    return label, top, Decision.UNKNOWN.value, []
 
 
 def _tiles(pixels: np.ndarray) -> list[np.ndarray]:
