@@ -109,6 +109,25 @@ class Daemon:
     def _threads(self) -> list[threading.Thread]:
         return self.supervisor.threads
 
+    # Typed views of what start() sets up; the threads that use them only run after it.
+    @property
+    def _journal(self) -> Journal:
+        if self.journal is None:
+            raise RuntimeError("the daemon is not started")
+        return self.journal
+
+    @property
+    def _commit(self) -> Committer:
+        if self.committer is None:
+            raise RuntimeError("the daemon is not started")
+        return self.committer
+
+    @property
+    def _pipeline(self) -> Pipeline:
+        if self.pipeline is None:
+            raise RuntimeError("the daemon is not started")
+        return self.pipeline
+
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Lock the state folder, open the journal, bind the bus, resume, start threads, report READY."""
@@ -136,7 +155,7 @@ class Daemon:
         self.notifier.ready(f"watching {self.root}")
 
     def _load_plugins(self) -> None:
-        self.runtime = self._runtime_factory(self.settings) if self._runtime_factory else None
+        self.runtime = self._runtime_factory(self.settings) if self._runtime_factory is not None else None
         host = PluginHost.load(self.settings, runtime=self.runtime)
         if not host.readers:
             raise ConfigError("no reader plugin is available; see `nanoaid plugins list`")
@@ -151,13 +170,14 @@ class Daemon:
                 log.info("removed temp file left by an interrupted write: %s", shown(path))
 
     def _resume(self) -> int:
-        pending = self.journal.pending()
+        pending = self._journal.pending()
         for path in pending:
             self._enqueue(Candidate(Path(path), "resume"))
         return len(pending)
 
     def _start_threads(self) -> None:
-        filt = FileFilter(self.root, self.settings.watch, skip_dirs=(self.state_dir, self.settings.output.root))
+        skip = (self.state_dir,) + ((Path(self.settings.output.root),) if self.settings.output.root else ())
+        filt = FileFilter(self.root, self.settings.watch, skip_dirs=skip)
         self._filter = filt
         self.watcher = Watcher(self.root, self.settings.watch, self._enqueue, filt)
         self.observer_kind = self.watcher.start()
@@ -245,7 +265,7 @@ class Daemon:
                     self.runtime.close()
                     self.runtime = None
                 if self.journal is not None:
-                    self.journal.close()
+                    self._journal.close()
                     self.journal = None
             if self._state_lock is not None:
                 self._state_lock.release()
@@ -329,11 +349,11 @@ class Daemon:
                     continue
             try:
                 st = os.stat(path)
-                todo = self.journal.needs_work(path, st.st_size, st.st_mtime_ns, failed=False)
+                todo = self._journal.needs_work(path, st.st_size, st.st_mtime_ns, failed=False)
             except FileNotFoundError:
                 continue
             except OSError:  # symlink loops and the like: settle reports them once
-                rec = self.journal.file(path)
+                rec = self._journal.file(path)
                 todo = rec is None or rec.state not in (FileState.REJECTED,)
             if todo:
                 found += 1
@@ -343,7 +363,7 @@ class Daemon:
     def _check_sidecars(self) -> int:
         """Processed frames whose sidecar is missing get it back; sidecars of vanished frames move aside."""
         found = 0
-        for rec in self.journal.processed_frames():
+        for rec in self._journal.processed_frames():
             if self._stop.is_set() or self.pipeline is None:
                 break
             path = Path(rec.path)
@@ -367,12 +387,12 @@ class Daemon:
         self._release(item.path)
 
     def _on_settle_reject(self, path: Path, code: str, reason: str, st) -> None:
-        self.committer.rejected(path, code, reason, size=st.st_size if st else None,
+        self._commit.rejected(path, code, reason, size=st.st_size if st else None,
                                 mtime_ns=st.st_mtime_ns if st else None)
         self._release(path)
 
     def _on_gone(self, path: Path) -> None:
-        self.committer.gone(path)
+        self._commit.gone(path)
         self._release(path)
 
     def _release(self, path: Path) -> None:
@@ -405,7 +425,7 @@ class Daemon:
         self.supervisor.note("", "waiting" if transient else "running", f"{type(exc).__name__}: {exc}")
         attempts = 1
         try:
-            failure = self.committer.failed(item.path, f"{type(exc).__name__}: {exc}", size=item.size,
+            failure = self._commit.failed(item.path, f"{type(exc).__name__}: {exc}", size=item.size,
                                             mtime_ns=item.mtime_ns, frame_id=None, transient=transient)
             attempts = failure.attempts
             if failure.quarantined:
@@ -417,18 +437,18 @@ class Daemon:
 
     def process_settled(self, item: Settled) -> str:
         """Process one settled file; returns what happened (an :class:`Outcome`, for logs and tests)."""
-        path, journal = item.path, self.journal
+        path, journal = item.path, self._journal
         if not journal.needs_work(path, item.size, item.mtime_ns, force=item.source in _FORCED):
             return Outcome.SKIPPED
         journal.note(path, FileState.SETTLED, size=item.size, mtime_ns=item.mtime_ns)
         try:
             frame_id, size = sha256_file(path)
         except FileNotFoundError:
-            return self.committer.gone(path)
+            return self._commit.gone(path)
         except OSError as exc:
             if is_transient(exc):
                 raise
-            return self.committer.rejected(path, "unreadable", f"cannot read: {exc.strerror or exc}",
+            return self._commit.rejected(path, "unreadable", f"cannot read: {exc.strerror or exc}",
                                            size=item.size, mtime_ns=item.mtime_ns)
         with self._lock:
             busy = frame_id in self._frames_in_flight
@@ -443,38 +463,38 @@ class Daemon:
                 self._frames_in_flight.discard(frame_id)
 
     def _process_frame(self, item: Settled, frame_id: str, size: int) -> str:
-        path, pipeline = item.path, self.pipeline
-        known = self.journal.frame(frame_id)
+        path, pipeline = item.path, self._pipeline
+        known = self._journal.frame(frame_id)
         action = Outcome.PROCESSED
         if known is not None and known.state == FileState.PROCESSED:
-            action = known_action(self.journal, known, path, pipeline.sidecar_path_for(path))
+            action = known_action(self._journal, known, path, pipeline.sidecar_path_for(path))
             if action in (Outcome.KNOWN, Outcome.DUPLICATE):
-                return self.committer.known(path, size=size, mtime_ns=item.mtime_ns, frame_id=frame_id)
+                return self._commit.known(path, size=size, mtime_ns=item.mtime_ns, frame_id=frame_id)
         try:
             read = pipeline.read(path)
         except ReaderError as exc:
-            return self.committer.rejected(path, exc.code, str(exc), size=size, mtime_ns=item.mtime_ns)
+            return self._commit.rejected(path, exc.code, str(exc), size=size, mtime_ns=item.mtime_ns)
         try:
             st = os.stat(path)
         except FileNotFoundError:
-            return self.committer.gone(path)
+            return self._commit.gone(path)
         if (st.st_size, st.st_mtime_ns) != (item.size, item.mtime_ns):
             return Outcome.CHANGED  # rewritten while we read it: settle again
         try:
             outcome = pipeline.analyze(read, frame_id=frame_id, size_bytes=size)
             outcome.sidecar = carried(outcome.sidecar, prior=read_sidecar(outcome.sidecar_path), record=known,
-                                      journal=self.journal)
+                                      journal=self._journal)
             pipeline.write(outcome)
         except Exception as exc:
             transient = is_transient(exc)
-            failure = self.committer.failed(path, f"{type(exc).__name__}: {exc}", size=size, mtime_ns=item.mtime_ns,
+            failure = self._commit.failed(path, f"{type(exc).__name__}: {exc}", size=size, mtime_ns=item.mtime_ns,
                                             frame_id=frame_id, transient=transient)
             if not failure.quarantined:
                 self._schedule_retry(path, retry_delay(failure.attempts))
             return Outcome.WAITING if transient else Outcome.FAILED
         if known is not None and known.state == FileState.PROCESSED:
             return self._relocated(item, known, outcome.sidecar_path, outcome.sidecar.version, size)
-        result = self.committer.processed(path, size=size, mtime_ns=item.mtime_ns, frame_id=frame_id,
+        result = self._commit.processed(path, size=size, mtime_ns=item.mtime_ns, frame_id=frame_id,
                                           sidecar_path=outcome.sidecar_path, summary=summary_of(outcome.sidecar),
                                           sidecar_version=outcome.sidecar.version)
         log.info("%s → %s (%s)", shown(path.name), outcome.sidecar.classification.label
@@ -484,7 +504,7 @@ class Daemon:
     def _relocated(self, item: Settled, known: FrameRecord, sidecar_path: Path, version: int, size: int) -> str:
         """Known content re-described (sidecar re-written) or followed to its new name (rename)."""
         moved = known.path != str(item.path)
-        self.journal.relocate(item.path, size=size, mtime_ns=item.mtime_ns, frame_id=known.frame_id,
+        self._journal.relocate(item.path, size=size, mtime_ns=item.mtime_ns, frame_id=known.frame_id,
                               sidecar_path=str(sidecar_path), sidecar_version=version,
                               old_path=known.path if moved else None)
         old_sidecar = Path(known.sidecar_path) if known.sidecar_path else None
@@ -513,7 +533,7 @@ class Daemon:
                 delay = min(30.0, delay * 2)
 
     def _emit(self, event: Event) -> Event:
-        event = self.journal.append_event(event)
+        event = self._journal.append_event(event)
         self._notify_bus()
         return event
 

@@ -212,7 +212,7 @@ class Journal:
         return [r[0] for r in rows]
 
     def events(self, *, type: str | None = None, frame_id: str | None = None) -> list[Event]:
-        sql, args = "SELECT body FROM events WHERE 1=1", []
+        sql, args = "SELECT body FROM events WHERE 1=1", list[str]()
         if type:
             sql, args = sql + " AND type = ?", args + [type]
         if frame_id:

@@ -138,9 +138,10 @@ class Supervisor:
                     delay = self.wait_transient(slot, exc, waits)
                 else:
                     waits = 0
-                    delay = self._failed(slot)
-                    if delay is None:
+                    backoff = self._failed(slot)
+                    if backoff is None:
                         return
+                    delay = backoff
                 if self._stop.wait(delay):
                     slot.state = "stopped"
                     return

@@ -34,6 +34,13 @@ __all__ = ["Driver"]
 log = logging.getLogger(__name__)
 
 
+def _fid(item: Item) -> str:
+    """A hashed item's frame id (only hashed items reach the commits that need one)."""
+    if item.frame_id is None:
+        raise ValueError(f"{item.path} has no frame id yet")
+    return item.frame_id
+
+
 @dataclass
 class _Task:
     kind: str  # "hash" or "process"
@@ -148,15 +155,15 @@ class Driver:
 
     def _claim(self, item: Item) -> bool:
         """True when this path should be processed now; otherwise it is recorded or waits."""
-        known = self.journal.frame(item.frame_id)
+        known = self.journal.frame(_fid(item))
         if known is not None and known.state == "processed":
             self._record_known(item)
             return False
-        claim = self._claims.get(item.frame_id)
+        claim = self._claims.get(_fid(item))
         if claim is not None:
             claim.waiters.append(item)
             return False
-        self._claims[item.frame_id] = _Claim(item)
+        self._claims[_fid(item)] = _Claim(item)
         return True
 
     def _processed(self, task: _Task, result: ChunkResult, where: str) -> None:
@@ -189,19 +196,19 @@ class Driver:
 
     # -- journal commits: the daemon's own commit path (nanoaid_daemon.commit) -----------------
     def _complete(self, item: Item, r: ItemResult) -> None:
-        outcome = self.commit.processed(item.path, size=item.size, mtime_ns=item.mtime_ns, frame_id=item.frame_id,
-                                        sidecar_path=r.sidecar_path, summary=Summary(**(r.summary or {})))
+        outcome = self.commit.processed(item.path, size=item.size, mtime_ns=item.mtime_ns, frame_id=_fid(item),
+                                        sidecar_path=r.sidecar_path or "", summary=Summary(**(r.summary or {})))
         if outcome == Outcome.PROCESSED:
             self.report.processed += 1
         else:  # finished meanwhile by another writer of this journal
             self._count_known(outcome)
-        claim = self._claims.pop(item.frame_id, None)
+        claim = self._claims.pop(_fid(item), None)
         for waiter in claim.waiters if claim else ():
             self._record_known(waiter)
 
     def _record_known(self, item: Item) -> None:
         self._count_known(self.commit.known(item.path, size=item.size, mtime_ns=item.mtime_ns,
-                                            frame_id=item.frame_id))
+                                            frame_id=_fid(item)))
 
     def _count_known(self, outcome: Outcome) -> None:
         if outcome == Outcome.DUPLICATE:
@@ -231,14 +238,17 @@ class Driver:
 
     def _release(self, item: Item) -> None:
         """The claimant did not produce a sidecar: the next copy of the same content gets its turn."""
-        claim = self._claims.pop(item.frame_id, None) if item.frame_id else None
+        if item.frame_id is None:
+            return
+        frame_id = item.frame_id
+        claim = self._claims.pop(frame_id, None)
         if claim is None or claim.item.path != item.path:
             if claim is not None:
-                self._claims[item.frame_id] = claim
+                self._claims[frame_id] = claim
             return
         if claim.waiters:
             nxt, rest = claim.waiters[0], claim.waiters[1:]
-            self._claims[item.frame_id] = _Claim(nxt, rest)
+            self._claims[frame_id] = _Claim(nxt, rest)
             self._process_q.append([nxt])
 
     def _notify(self) -> None:
