@@ -392,8 +392,16 @@ class Daemon:
         self._release(path)
 
     def _on_gone(self, path: Path) -> None:
-        self._commit.gone(path)
+        self._gone(path)
         self._release(path)
+
+    def _gone(self, path: Path) -> Outcome:
+        """A file vanished before it was done; a sidecar written for it meanwhile must not stay behind."""
+        outcome = self._commit.gone(path)
+        sidecar = self._pipeline.sidecar_path_for(path)
+        if os.path.lexists(sidecar) and not os.path.lexists(path):
+            move_orphan(sidecar, self.state_dir)
+        return outcome
 
     def _release(self, path: Path) -> None:
         with self._lock:
@@ -444,7 +452,7 @@ class Daemon:
         try:
             frame_id, size = sha256_file(path)
         except FileNotFoundError:
-            return self._commit.gone(path)
+            return self._gone(path)
         except OSError as exc:
             if is_transient(exc):
                 raise
@@ -477,7 +485,7 @@ class Daemon:
         try:
             st = os.stat(path)
         except FileNotFoundError:
-            return self._commit.gone(path)
+            return self._gone(path)
         if (st.st_size, st.st_mtime_ns) != (item.size, item.mtime_ns):
             return Outcome.CHANGED  # rewritten while we read it: settle again
         try:

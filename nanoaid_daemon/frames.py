@@ -7,8 +7,10 @@ version that never goes backwards, even when the journal was moved aside).
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: Sidecars whose frame is gone are moved here (inside the state folder), never left claiming it.
 ORPHAN_DIR = "orphaned-sidecars"
+#: ... or, when the state folder has no room, renamed in place with this suffix.
+ORPHAN_MARK = ".orphaned"
 
 
 def read_sidecar(path: str | Path | None) -> Sidecar | None:
@@ -70,16 +74,31 @@ def carried(sidecar: Sidecar, *, prior: Sidecar | None, record: FrameRecord | No
     return sidecar.model_copy(update={"corrections": corrections, "version": version})
 
 
-def move_orphan(sidecar_path: Path, state_dir: Path, frame_id: str) -> Path | None:
+def move_orphan(sidecar_path: Path, state_dir: Path, frame_id: str | None = None) -> Path | None:
     """Move a sidecar whose frame is gone into ``STATE/orphaned-sidecars``; returns where it went."""
+    if frame_id is None:
+        doc = read_sidecar(sidecar_path)
+        frame_id = doc.frame.sha256 if doc is not None else "unknown"
     dest_dir = state_dir / ORPHAN_DIR
-    dest = dest_dir / f"{frame_id[:16]}-{sidecar_path.name}"
+    prefix = f"{frame_id[:16]}-".encode()
+    dest = dest_dir / os.fsdecode(prefix + os.fsencode(sidecar_path.name)[-(255 - len(prefix)):])
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
-        os.replace(sidecar_path, dest)
-    except OSError as exc:
-        if not isinstance(exc, FileNotFoundError):
-            log.warning("cannot move orphaned sidecar %s: %s", shown(sidecar_path), exc.strerror or exc)
+        try:
+            os.replace(sidecar_path, dest)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            shutil.copy2(sidecar_path, dest)  # the state folder is on another file system
+            os.unlink(sidecar_path)
+    except FileNotFoundError:
         return None
+    except OSError as exc:  # no room in the state folder: mark it where it lies instead
+        dest = sidecar_path.with_name(sidecar_path.name + ORPHAN_MARK)
+        try:
+            os.replace(sidecar_path, dest)
+        except OSError:
+            log.warning("cannot move orphaned sidecar %s: %s", shown(sidecar_path), exc.strerror or exc)
+            return None
     log.info("frame of %s is gone; sidecar moved to %s", shown(sidecar_path), shown(dest))
     return dest
