@@ -1,6 +1,7 @@
 """Mistakes refused at start, one daemon per state folder, damaged journals, quarantine and retry."""
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import subprocess
@@ -102,3 +103,16 @@ def test_hopeless_failure_goes_to_quarantine_with_its_reason_and_retry_requeues_
     with running_daemon(watch, state, output={"root": str(out)}) as daemon:
         wait_for(lambda: len(processed_ids(daemon)) == 1, message="processed after the retry")
     assert (out / "f.tif.nanoaid.json").exists()
+
+
+def test_status_shows_each_threads_health_as_text_and_json(tmp_path):
+    watch, state = tmp_path / "watch", tmp_path / "state"
+    watch.mkdir()
+    with running_daemon(watch, state) as daemon:
+        daemon.write_health()
+        text = _cli("status", "--state", state).stdout
+        data = _cli("status", "--state", state, "--json").stdout
+    assert "daemon:    running" in text and "settle" in text and "reconcile" in text and "worker-0" in text
+    health = json.loads(data)["health"]
+    assert health["healthy"] and {t["name"] for t in health["threads"]} >= {"settle", "reconcile", "worker-0"}
+    assert "daemon:    stopped" in _cli("status", "--state", state).stdout
