@@ -42,6 +42,7 @@ COMMANDS = (
     "upload",
     "search",
     "catalogue",
+    "export",
 )
 
 

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,7 +34,11 @@ from .modelcard import ModelCard, verify_model
 from .preprocess import Geometry, prepare
 from .states import ACCEPT_THRESHOLD, REVIEW_THRESHOLD
 
-__all__ = ["Runtime", "Model", "ClassifierOutput", "CLASSIFIER_KEY", "resolve_providers", "REQUIRED_OUTPUTS"]
+if TYPE_CHECKING:
+    from .plugins import PluginContext
+
+__all__ = ["Runtime", "Model", "ClassifierOutput", "CLASSIFIER_KEY", "resolve_providers", "REQUIRED_OUTPUTS",
+           "load_runtime", "check_models_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +133,7 @@ class Model:
         return self._batcher.submit(batch, wanted)
 
     def _run(self, stacked: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
-        return dict(zip(names, self.session.run(names, {self.input_name: stacked})))
+        return dict(zip(names, self.session.run(names, {self.input_name: stacked}), strict=True))
 
 
 def _stat(path: Path) -> tuple[int, int] | None:
@@ -182,7 +186,7 @@ class Runtime:
                    review_threshold=m.review_threshold)
 
     @classmethod
-    def for_plugin(cls, ctx: Any) -> Runtime:
+    def for_plugin(cls, ctx: PluginContext) -> Runtime:
         """The host's runtime, or one shared by every plugin created without one."""
         if ctx.runtime is not None:
             return ctx.runtime
@@ -218,6 +222,20 @@ class Runtime:
                 raise
             self._failures.pop(name, None)
             return self._models[name]
+
+    def load_file(self, card_path: Path) -> Model:
+        """A model from any card path, loaded and warmed up but not cached (see :meth:`install`)."""
+        return self._load(Path(card_path))
+
+    def install(self, name: str, model: Model | None) -> None:
+        """Serve ``model`` to every later ``model(name)`` call (an adapted classifier), or with
+        ``None`` go back to the card in the models folder. Frames in flight keep the one they hold."""
+        with self._lock:
+            if model is None:
+                self._models.pop(name, None)
+            else:
+                self._models[name] = model
+            self._failures.pop(name, None)
 
     def _load(self, card_path: Path) -> Model:
         card, path = verify_model(card_path)
@@ -280,6 +298,37 @@ class Runtime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_models_dir(folder: Path) -> list[Path]:
+    """The model cards in ``folder``, or ConfigError naming the folder and the setting that chose it.
+
+    A missing or empty models folder is a broken install or a wrong setting, not a per-frame
+    problem: every frame would come out ``partial`` with no classification, so it stops the start.
+    """
+    from .config import MODELS_SETTING
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"models folder {folder} does not exist; set {MODELS_SETTING} to the folder "
+                          "of the ONNX models and their cards, or reinstall nanoaid-daemon")
+    cards = sorted(folder.glob("*.card.json"))
+    if not cards:
+        raise ConfigError(f"models folder {folder} holds no model cards (*.card.json); set {MODELS_SETTING} "
+                          "to the folder of the ONNX models and their cards, or reinstall nanoaid-daemon")
+    return cards
+
+
+def load_runtime(settings: Any, *, require_models: bool = True) -> Runtime:
+    """The inference runtime for ``settings``: what the daemon, ``process`` and ``batch`` run on.
+
+    With ``require_models`` (the default) a missing or empty models folder is a ConfigError (exit 2
+    on the command line) instead of a stream of ``partial`` sidecars. A single broken model stays a
+    per-section ``model_unavailable`` error, picked up again once repaired.
+    """
+    if require_models:
+        check_models_dir(settings.models.resolved_dir())
+    return Runtime.from_settings(settings)
 
 
 _STANDALONE: dict[Path, Runtime] = {}

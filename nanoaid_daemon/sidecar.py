@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .jsonld import sidecar_context
 from .metadata import Instrument
 from .states import ACCEPT_THRESHOLD, REVIEW_THRESHOLD
 
@@ -51,16 +52,6 @@ CLASSES: tuple[str, ...] = (
     "Tips",
 )
 
-JSONLD_CONTEXT: dict[str, Any] = {
-    "@vocab": "https://nanoaid.example.org/ns/sidecar#",
-    "schema": "https://schema.org/",
-    "id": "@id",
-    "created": "schema:dateCreated",
-    "license": "schema:license",
-    "name": "schema:name",
-    "sha256": "schema:sha256",
-    "media_type": "schema:encodingFormat",
-}
 
 
 def sidecar_name(frame_name: str) -> str:
@@ -108,6 +99,13 @@ class Classification(_Section):
     )
     thresholds: Thresholds
     views: str = Field("full", description="How the frame was viewed, e.g. 'full' or 'centre+4tiles'.")
+    ood_score: float | None = Field(
+        None, ge=0, description="Distance to the frames the model was adapted on (≈1 for frames like them)."
+    )
+    ood_threshold: float | None = Field(None, ge=0, description="Above this the frame is unfamiliar: never accepted.")
+    prediction_set: list[str] | None = Field(
+        None, description="Conformal prediction set: holds the true class for ≥ 90 % of frames like the support."
+    )
 
 
 class Histogram(_Section):
@@ -145,7 +143,10 @@ class Software(_Section):
 class Provenance(_Section):
     software: Software
     config_hash: str = Field(description="SHA-256 of the effective configuration.")
-    model_hashes: dict[str, str] = Field(default_factory=dict)
+    model_hashes: dict[str, str] = Field(default_factory=dict, description="Model name to SHA-256, every model used.")
+    models: list[ModelRef] = Field(
+        default_factory=list, description="Every model that shaped this record (name, version, SHA-256), in use order."
+    )
     plugins: dict[str, str] = Field(default_factory=dict, description="Plugin name to version, those that ran.")
     timings_ms: dict[str, float] = Field(default_factory=dict, description="Wall time per pipeline step.")
 
@@ -174,7 +175,7 @@ class Sidecar(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    context: dict[str, Any] = Field(default_factory=lambda: dict(JSONLD_CONTEXT), alias="@context")
+    context: dict[str, Any] = Field(default_factory=sidecar_context, alias="@context")
     schema_version: Literal["nanoaid.sidecar/1"] = SCHEMA_VERSION
     id: str = Field(default_factory=lambda: uuid.uuid4().urn, pattern=r"^urn:uuid:[0-9a-f-]{36}$")
     version: int = Field(1, ge=1, description="Increases when the record is amended, e.g. by a correction.")

@@ -35,16 +35,24 @@ def register(sub) -> None:
     e.add_argument("--review", type=float, help="override the card's review threshold (0.35)")
     e.add_argument("--threads", type=int, default=2)
     e.add_argument("--models-dir", type=Path)
+    e.add_argument("--few-shot", metavar="K", help="adapt on K frames per class (e.g. 5 or 1,3,5,10), score the rest")
+    e.add_argument("--repeats", type=int, default=5, help="few-shot draws per K (default 5)")
+    e.add_argument("--groups", type=Path, metavar="FILE", help="few-shot: CSV image,source for leave-source-out")
+    e.add_argument("--json", action="store_true", help="few-shot: print the report as JSON")
     add_config_option(e)
     e.set_defaults(func=run_eval)
+    from .adapt import register_adapt
+
+    register_adapt(msub)
 
 
 def run_list(args) -> int:
     folder = _models_dir(args)
     cards = find_cards(folder)
     if not cards:
-        print(f"no model cards in {folder}")
+        print(f"no model cards in {folder} (set models.dir or NANOAID_MODELS__DIR)")
         return EXIT_FAIL
+    print(f"models in {folder}")
     status = EXIT_OK
     for card_path in cards:
         try:
@@ -91,6 +99,10 @@ def _check_outputs(card, model_path: Path) -> None:
 
 
 def run_eval(args) -> int:
+    if args.few_shot:
+        from .adapt import run_few_shot
+
+        return run_few_shot(args, _models_dir(args))
     from ..evaluation.report import evaluate_folder, resolve_model, summary_lines
 
     card, model_path, card_path = resolve_model(args.model, _models_dir(args))

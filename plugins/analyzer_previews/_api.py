@@ -71,7 +71,7 @@ class PreviewAnalyzer:
 
     def analyze(self, ctx: AnalysisContext) -> list[Preview]:
         kinds = self.options.kinds
-        lens = self._lens(self.runtime.model(self.options.autoencoder), ctx.page.pixels) if "ai_lens" in kinds else None
+        lens = self._lens(self.runtime.model(self.options.autoencoder), ctx) if "ai_lens" in kinds else None
         images: list[tuple[str, np.ndarray]] = []
         grey = thumbnail(ctx.page.pixels, self.options.max_side_px)
         if "thumbnail" in kinds:
@@ -95,11 +95,12 @@ class PreviewAnalyzer:
                              f"{model.name} has {len(names)} encoder outputs (enc1..enc{len(names)})")
         return [names[d - 1] for d in self.options.lens_depths]
 
-    def _lens(self, model: Model, pixels: np.ndarray) -> np.ndarray:
+    def _lens(self, model: Model, ctx: AnalysisContext) -> np.ndarray:
         """The autoencoder's input beside its most active channels at each chosen depth."""
-        tensor, _ = model.prepare(pixels)
+        tensor, _ = model.prepare(ctx.page.pixels)
         names = self._depths(model)
         out = model.infer(tensor[None], names)
+        ctx.record_model(name=model.card.name, version=model.card.version, sha256=model.card.sha256)
         rows = []
         for name in names:
             act = out[name][0]
