@@ -27,6 +27,7 @@ COMMANDS = (
     "inspect",
     "status",
     "quarantine",
+    "retry",
     "demo",
     "config",
     "plugins",

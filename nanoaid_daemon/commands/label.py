@@ -17,7 +17,7 @@ from ..bus import daemon_running
 from ..bus.protocol import RequestRejected
 from ..cli import EXIT_FAIL, add_config_option, settings_from_args
 from ..client import send_correction
-from ..corrections import JOURNAL_NAME, CorrectionRejected, Corrections
+from ..corrections import JOURNAL_NAME, CorrectionRejected, Corrections, check_text
 from ..errors import ConfigError
 from ..events import Summary
 from ..hashing import sha256_file
@@ -70,6 +70,7 @@ def submit(state: Path, frame_id: str, label: str, *, operator: str, comment: st
 
     Raises ``RequestRejected`` or ``CorrectionRejected`` (both with ``.code``) when refused.
     """
+    check_text(operator, comment)  # here, before a message too big for the bus is sent
     if daemon_running(state) is not None:
         reply = send_correction(frame_id, label, operator=operator, comment=comment, state_dir=state,
                                 client_key=client_key, timeout=timeout)
