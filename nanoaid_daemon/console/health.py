@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from ..bus import daemon_running
 from ..sidecar import Sidecar
+from ..supervise import read_health
 from .store import Store
 
 __all__ = ["gather", "metrics_text", "CONTENT_TYPE"]
@@ -66,6 +68,10 @@ def gather(store: Store, *, hub=None, upload_state: Path | None = None) -> dict[
         "started": endpoints.started.isoformat(timespec="seconds") if endpoints and endpoints.started else None,
         "state": "running" if endpoints else "stopped",
     }
+    health = read_health(store.state_dir) if endpoints else None
+    figures["threads"] = [asdict(t) for t in health.threads] if health else []
+    if health is not None:  # the daemon's own account: waiting on a full disk, or a thread given up
+        figures["daemon"].update(state=health.state, healthy=health.healthy, waiting_for=health.waiting_for)
     if hub is not None:
         figures["console"] = {"subscriber_seq": hub.last_seq, "events_seen": hub.delivered,
                               "last_event_age_s": round(time.time() - hub.last_event_at, 1)
@@ -86,6 +92,13 @@ def _collector(figures: dict[str, Any]):
 
     yield gauge("nanoaid_daemon_up", "1 when the daemon's endpoints.json names a live process",
                 1 if figures["daemon"]["running"] else 0)
+    yield gauge("nanoaid_daemon_healthy", "1 unless a supervised daemon thread has given up",
+                0 if figures["daemon"].get("healthy") is False else 1)
+    restarts = CounterMetricFamily("nanoaid_thread_restarts", "restarts of a supervised daemon thread",
+                                   labels=["thread"])
+    for thread in figures.get("threads", []):
+        restarts.add_metric([thread["name"]], thread["restarts"])
+    yield restarts
     yield gauge("nanoaid_last_seq", "newest journaled event sequence number", figures["last_seq"])
     frames = CounterMetricFamily("nanoaid_frames_processed", "frames processed since the journal began")
     frames.add_metric([], figures["frames_processed"])

@@ -160,3 +160,26 @@ def test_sessions_of_cookieless_clients_are_pruned_but_logins_kept():
         sessions.new("local-user")
     assert len(sessions) <= 100
     assert sessions.get(kept.sid) is kept
+
+
+def test_a_waiting_daemon_and_its_restarted_thread_reach_health_and_metrics(state, tmp_path):
+    """The daemon's own health file (written each second by its supervisor) is what Health shows."""
+    import os
+
+    from nanoaid_daemon.bus.endpoints import Endpoints, write_endpoints
+    from nanoaid_daemon.supervise import HEALTH_NAME, DaemonHealth, ThreadHealth
+
+    make_frames(state, tmp_path / "frames", 1)
+    write_endpoints(state, Endpoints(pub="tcp://127.0.0.1:1", replay="tcp://127.0.0.1:2",
+                                     command="tcp://127.0.0.1:3", pid=os.getpid()))
+    health = DaemonHealth(pid=os.getpid(), updated="2026-12-03T12:00:00+00:00", healthy=True, state="waiting",
+                          waiting_for="state disk full", threads=[
+                              ThreadHealth(name="settle", state="waiting", restarts=2, failures=2,
+                                           last_error="OSError: [Errno 28] No space left on device")])
+    (state / HEALTH_NAME).write_text(health.to_json(), encoding="utf-8")
+    figures = gather(Store(state))
+    assert (figures["daemon"]["state"], figures["daemon"]["waiting_for"]) == ("waiting", "state disk full")
+    families = {f.name: f for f in text_string_to_metric_families(metrics_text(figures).decode())}
+    assert families["nanoaid_daemon_healthy"].samples[0].value == 1
+    [restarts] = [s for s in families["nanoaid_thread_restarts"].samples if s.name.endswith("_total")]
+    assert (restarts.labels["thread"], restarts.value) == ("settle", 2)
