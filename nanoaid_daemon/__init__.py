@@ -9,6 +9,11 @@ Ingest: a saved file becomes a settled, journalled frame, exactly once.
     ``journal``      SQLite state of every file and every event (the source of truth)
     ``sqlitedb``     how every SQLite file is opened (WAL, synchronous, busy timeout) and written
     ``daemon``       the main loop: watcher → settle → journal → pipeline → sidecar → event
+    ``commit``       the one frame-commit path: a result → journal transition, event, bus signal
+    ``frames``       keeps sidecars true to the file beside them (swaps, renames, restores, orphans)
+    ``supervise``    supervised threads: none dies silently, none is restarted forever in vain
+    ``lockfile``     one daemon per state folder, and folders that do not overlap
+    ``paths``        file names as the operating system gives them, stored and shown without loss
     ``hashing``      a frame's id is the sha256 of its bytes
     ``atomic``       crash-safe writes (temp file, fsync, rename)
     ``sdnotify``     systemd readiness and watchdog pings
@@ -29,6 +34,7 @@ Contracts: what other programs and plugins rely on; JSON Schemas in ``schemas/``
     ``sidecar``      ``nanoaid.sidecar/1``, one JSON document per frame
     ``events``       ``nanoaid.event/1``, the bus's messages
     ``frame``        what a reader hands the pipeline
+    ``states``       file states, outcomes and decisions the frame-commit path agrees on
     ``metadata``     normalised instrument metadata, one fixed unit per field
     ``plugins``      plugin protocols, manifests and discovery
     ``config``       the settings model (``default-config.toml`` lists every key)
@@ -41,6 +47,7 @@ Outlets: where results go once a frame is committed.
     ``uploader/``    every frame into a repository exactly once, and the searchable catalogue
     ``corrections``  operator labels, kept beside the model's own prediction
     ``exports/``     records a repository ingests: NeXus NXem files and RO-Crates
+    ``console/``     the operator's web console beside the microscope (``nanoaid console``)
 
 Tools: commands and offline work, never on the daemon's hot path.
     ``cli``, ``commands/``   the ``nanoaid`` command line, one module per subcommand

@@ -9,7 +9,8 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["TEMP_SUFFIX", "atomic_write_bytes", "atomic_write_text", "is_temp_name", "sweep_temp_files"]
+__all__ = ["TEMP_SUFFIX", "temp_path_for", "atomic_write_bytes", "atomic_write_text", "is_temp_name",
+           "sweep_temp_files"]
 
 TEMP_SUFFIX = ".nanoaid-tmp"
 
@@ -26,10 +27,25 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def temp_path_for(dest: Path) -> Path:
+    """A hidden, unique temp name beside ``dest`` that fits the file system's name limit.
+
+    The name keeps as much of ``dest``'s name as fits (cut on bytes, so a 255-byte name works).
+    """
+    try:
+        limit = os.pathconf(dest.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    tail = f".{secrets.token_hex(4)}{TEMP_SUFFIX}".encode()
+    room = max(1, limit - len(tail) - 1)
+    head = os.fsencode(dest.name)[:room]
+    return dest.parent / os.fsdecode(b"." + head + tail)
+
+
 def atomic_write_bytes(dest: Path, data: bytes, *, mode: int = 0o644) -> None:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    tmp = temp_path_for(dest)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as fh:

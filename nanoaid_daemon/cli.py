@@ -27,6 +27,7 @@ COMMANDS = (
     "inspect",
     "status",
     "quarantine",
+    "retry",
     "demo",
     "config",
     "plugins",
@@ -41,6 +42,7 @@ COMMANDS = (
     "upload",
     "search",
     "catalogue",
+    "console",
     "export",
 )
 

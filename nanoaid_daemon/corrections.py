@@ -27,10 +27,11 @@ from .atomic import atomic_write_text
 from .errors import ConfigError, NanoaidError
 from .events import Event, Summary
 from .hashing import sha256_file
+from .paths import shown
 from .sidecar import CLASSES, Correction, Sidecar
 
 __all__ = ["CorrectionRejected", "Applied", "Corrections", "canonical_class", "ExportReport", "export_corrections",
-           "latest_labels", "JOURNAL_NAME"]
+           "latest_labels", "JOURNAL_NAME", "check_text"]
 
 
 class CorrectionRejected(NanoaidError, ValueError):
@@ -59,11 +60,12 @@ def canonical_class(name: str) -> str:
     raise CorrectionRejected("unknown_class", f"{name!r} is not one of the classes: {', '.join(CLASSES)}")
 
 
-def _check_text(operator: str, comment: str | None) -> None:
+def check_text(operator: str, comment: str | None) -> None:
     if not operator or not operator.strip() or len(operator) > 128 or not operator.isprintable():
         raise CorrectionRejected("bad_operator", "operator must be 1-128 printable characters (who made the call)")
     if comment is not None and len(comment) > 2000:
-        raise CorrectionRejected("bad_comment", "comment is limited to 2000 characters")
+        raise CorrectionRejected("bad_comment", f"comment is limited to 2000 characters (this one has {len(comment)}); "
+                                 "shorten it")
 
 
 class Corrections:
@@ -80,7 +82,7 @@ class Corrections:
 
     def apply_full(self, frame_id: str, label: str, *, operator: str, comment: str | None = None) -> Applied:
         label = canonical_class(label)
-        _check_text(operator, comment)
+        check_text(operator, comment)
         with self._lock:
             frame = self._journal.frame(frame_id)
             if frame is None or frame.state != "processed":
@@ -94,8 +96,8 @@ class Corrections:
             updated = sidecar.model_copy(update={"corrections": [*sidecar.corrections, entry],
                                                  "version": sidecar.version + 1})
             atomic_write_text(path, updated.to_json())
-            event = Event(type="label.corrected", time=now, frame_id=frame_id, frame_path=frame.path,
-                          sidecar_path=str(path),
+            event = Event(type="label.corrected", time=now, frame_id=frame_id, frame_path=shown(frame.path),
+                          sidecar_path=shown(path),
                           summary=Summary(label=label, previous_label=previous, operator=operator,
                                           decision="accepted", coherency=frame.coherency, status=frame.status))
             event = self._journal.record_correction(frame_id, label=label, operator=operator, comment=comment,

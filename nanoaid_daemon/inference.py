@@ -32,6 +32,7 @@ from .batcher import Batcher
 from .errors import ConfigError, ModelUnavailable
 from .modelcard import ModelCard, verify_model
 from .preprocess import Geometry, prepare
+from .states import ACCEPT_THRESHOLD, REVIEW_THRESHOLD
 
 if TYPE_CHECKING:
     from .plugins import PluginContext
@@ -276,8 +277,10 @@ class Runtime:
 
     def thresholds(self, card: ModelCard) -> tuple[float, float]:
         """(accept, review): the card's values unless configuration overrides them."""
-        accept = self.accept_threshold if self.accept_threshold is not None else card.thresholds.get("accept", 0.8)
-        review = self.review_threshold if self.review_threshold is not None else card.thresholds.get("review", 0.35)
+        accept = card.thresholds.get("accept", ACCEPT_THRESHOLD) if self.accept_threshold is None \
+            else self.accept_threshold
+        review = card.thresholds.get("review", REVIEW_THRESHOLD) if self.review_threshold is None \
+            else self.review_threshold
         if review > accept:
             raise ConfigError(f"review threshold {review} is above accept threshold {accept} "
                               f"(model card {card.name} and settings 'models.*_threshold')")

@@ -18,12 +18,14 @@ from pathlib import Path
 from . import sqlitedb
 from .errors import JournalError
 from .events import Event, Summary
+from .paths import db_key, from_db
+from .states import FileState
 
 __all__ = ["Journal", "FileRecord", "FrameRecord", "FILE_STATES"]
 
-FILE_STATES = ("discovered", "settled", "processed", "duplicate", "rejected", "failed")
+FILE_STATES = tuple(s.value for s in FileState)
 SCHEMA_VERSION = 1
-#: A frame whose processing failed for internal reasons (e.g. a full disk) is retried this often.
+#: Failures of one content (not transient ones) before a file goes to quarantine with the reason.
 MAX_ATTEMPTS = 3
 
 _SCHEMA = """
@@ -54,6 +56,9 @@ CREATE TABLE IF NOT EXISTS frames (
     sidecar_version INTEGER NOT NULL DEFAULT 1,
     processed_at REAL
 );
+-- The console's review queue (oldest first) and its count, without scanning every frame.
+CREATE INDEX IF NOT EXISTS frames_review ON frames(processed_at)
+    WHERE state = 'processed' AND decision IN ('review', 'unknown');
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
     event_id TEXT NOT NULL UNIQUE,
@@ -90,6 +95,13 @@ class FileRecord:
     updated: float
 
 
+    @classmethod
+    def of(cls, row: sqlite3.Row) -> FileRecord:
+        d = dict(row)
+        d["path"] = from_db(d["path"])
+        return cls(**d)
+
+
 @dataclass(frozen=True)
 class FrameRecord:
     frame_id: str
@@ -104,11 +116,18 @@ class FrameRecord:
     sidecar_version: int
     processed_at: float | None
 
+    @classmethod
+    def of(cls, row: sqlite3.Row) -> FrameRecord:
+        d = dict(row)
+        d["path"], d["sidecar_path"] = from_db(d["path"]), from_db(d["sidecar_path"])
+        return cls(**d)
+
 
 class Journal:
     """Thread-safe: one connection per thread, writes serialised by a lock and BEGIN IMMEDIATE."""
 
-    def __init__(self, path: Path, *, clock=time.time):
+    def __init__(self, path: Path, *, clock=time.time, check: bool = False):
+        """``check``: verify every page first (the daemon does; a damaged journal then fails here clearly)."""
         self.path = Path(path)
         self._clock = clock
         self._local = threading.local()
@@ -120,8 +139,19 @@ class Journal:
                 self._conn().executescript(_SCHEMA)  # executescript manages its own transaction
             with self._write() as db:
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            if check:
+                verdict = self._conn().execute("PRAGMA quick_check").fetchone()[0]
+                if verdict != "ok":
+                    raise sqlite3.DatabaseError(f"integrity check failed ({verdict})")
         except sqlite3.DatabaseError as exc:
-            raise JournalError(f"journal {self.path} cannot be opened: {exc}; move it aside to start afresh") from exc
+            if not isinstance(exc, sqlite3.OperationalError) or "malformed" in str(exc):
+                raise self.damaged(exc) from exc
+            raise
+
+    def damaged(self, exc: BaseException) -> JournalError:
+        """The one message for an unusable journal, whether found at start, in ``status`` or later."""
+        return JournalError(f"journal {self.path} cannot be opened: {exc}; move it aside to start afresh "
+                            "(sidecars keep their corrections and versions when frames are processed again)")
 
     # -- connections -------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -176,7 +206,7 @@ class Journal:
         return [r[0] for r in rows]
 
     def events(self, *, type: str | None = None, frame_id: str | None = None) -> list[Event]:
-        sql, args = "SELECT body FROM events WHERE 1=1", []
+        sql, args = "SELECT body FROM events WHERE 1=1", list[str]()
         if type:
             sql, args = sql + " AND type = ?", args + [type]
         if frame_id:
@@ -185,21 +215,28 @@ class Journal:
 
     # -- files -------------------------------------------------------------------------------
     def file(self, path: str | Path) -> FileRecord | None:
-        row = self._conn().execute("SELECT * FROM files WHERE path = ?", (str(path),)).fetchone()
-        return FileRecord(**dict(row)) if row else None
+        row = self._conn().execute("SELECT * FROM files WHERE path = ?", (db_key(path),)).fetchone()
+        return FileRecord.of(row) if row else None
 
-    def needs_work(self, path: str | Path, size: int, mtime_ns: int) -> bool:
-        """False when this exact file version already reached a final state."""
+    def needs_work(self, path: str | Path, size: int, mtime_ns: int, *, force: bool = False,
+                   failed: bool = True) -> bool:
+        """False when this exact file version already reached a final state.
+
+        ``failed=False``: a failed version is left to the daemon's own retry schedule rather
+        than picked up by every scan that passes it. ``force``: work on it whatever its state
+        (a scheduled retry; a processed frame whose sidecar went missing). A new version of any
+        file is new work at once.
+        """
         rec = self.file(path)
-        if rec is None or rec.state in ("discovered", "settled"):
+        if force or rec is None or rec.state in (FileState.DISCOVERED, FileState.SETTLED):
             return True
-        if rec.state == "failed":
-            return rec.attempts < MAX_ATTEMPTS
+        if rec.state == FileState.FAILED and failed:
+            return True
         return (rec.size, rec.mtime_ns) != (size, mtime_ns)
 
     def note(self, path: str | Path, state: str, *, size: int | None = None, mtime_ns: int | None = None,
              frame_id: str | None = None) -> None:
-        """Record a non-final state (discovered, settled) for a file."""
+        """Record a non-final state (discovered, settled) for a file; failure counts survive a retry."""
         now = self._clock()
         with self._write() as db:
             db.execute(
@@ -207,31 +244,64 @@ class Journal:
                    VALUES (?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(path) DO UPDATE SET state=excluded.state, size=excluded.size,
                        mtime_ns=excluded.mtime_ns, frame_id=excluded.frame_id, code=NULL, reason=NULL,
+                       attempts=CASE WHEN files.size IS excluded.size AND files.mtime_ns IS excluded.mtime_ns
+                                     THEN files.attempts ELSE 0 END,
                        updated=excluded.updated""",
-                (str(path), state, size, mtime_ns, frame_id, now, now),
+                (db_key(path), str(state), size, mtime_ns, frame_id, now, now),
             )
 
-    def _finish_file(self, db, path, state, size, mtime_ns, frame_id, code=None, reason=None) -> None:
+    def _finish_file(self, db: sqlite3.Connection, path: str | Path, state: str, size: int | None,
+                     mtime_ns: int | None, frame_id: str | None, code: str | None = None,
+                     reason: str | None = None) -> int:
+        """Upsert the file's final row; returns its failure count (failures of this content only)."""
         now = self._clock()
+        key = db_key(path)
         db.execute(
             """INSERT INTO files (path, state, size, mtime_ns, frame_id, code, reason, attempts, first_seen, updated)
-               VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+               VALUES (?, ?, ?, ?, ?, ?, ?, CASE WHEN ? = 'failed' THEN 1 ELSE 0 END, ?, ?)
                ON CONFLICT(path) DO UPDATE SET state=excluded.state, size=excluded.size,
                    mtime_ns=excluded.mtime_ns, frame_id=excluded.frame_id, code=excluded.code,
-                   reason=excluded.reason, attempts=files.attempts + 1, updated=excluded.updated""",
-            (str(path), state, size, mtime_ns, frame_id, code, reason, now, now),
+                   reason=excluded.reason, updated=excluded.updated,
+                   attempts=CASE WHEN excluded.state != 'failed' THEN 0
+                                 WHEN files.size IS excluded.size AND files.mtime_ns IS excluded.mtime_ns
+                                      AND (files.frame_id IS excluded.frame_id OR files.frame_id IS NULL)
+                                 THEN files.attempts + 1 ELSE 1 END""",
+            (key, str(state), size, mtime_ns, frame_id, code, reason, str(state), now, now),
         )
+        return int(db.execute("SELECT attempts FROM files WHERE path = ?", (key,)).fetchone()[0])
 
     def pending(self) -> list[str]:
         """Files that were seen but never reached a final state: resumed at start-up."""
         rows = self._conn().execute(
             "SELECT path FROM files WHERE state IN ('discovered', 'settled', 'failed') ORDER BY first_seen"
         ).fetchall()
-        return [r[0] for r in rows]
+        return [from_db(r[0]) or "" for r in rows]
 
     def quarantine(self) -> list[FileRecord]:
         rows = self._conn().execute("SELECT * FROM files WHERE state = 'rejected' ORDER BY updated").fetchall()
-        return [FileRecord(**dict(r)) for r in rows]
+        return [FileRecord.of(r) for r in rows]
+
+    def failing(self) -> list[FileRecord]:
+        """Files waiting for an automatic retry (transient or not yet quarantined failures)."""
+        rows = self._conn().execute("SELECT * FROM files WHERE state = 'failed' ORDER BY updated").fetchall()
+        return [FileRecord.of(r) for r in rows]
+
+    def requeue(self, paths: list[str] | None = None) -> list[str]:
+        """Quarantined or failed files back to ``discovered`` with a clean failure count.
+
+        ``paths=None``: all of them. Returns the paths re-queued; a running daemon picks them up
+        at its next reconcile scan, a stopped one at its next start.
+        """
+        where = "state IN ('rejected', 'failed')"
+        with self._write() as db:
+            rows = [r[0] for r in db.execute(f"SELECT path FROM files WHERE {where}")]
+            if paths is not None:
+                wanted = {db_key(p) for p in paths}
+                rows = [r for r in rows if r in wanted]
+            for key in rows:
+                db.execute("UPDATE files SET state = 'discovered', attempts = 0, code = NULL, reason = NULL, "
+                           "updated = ? WHERE path = ?", (self._clock(), key))
+        return [from_db(r) or "" for r in rows]
 
     def counts(self) -> dict[str, int]:
         rows = self._conn().execute("SELECT state, COUNT(*) FROM files GROUP BY state").fetchall()
@@ -242,7 +312,7 @@ class Journal:
     # -- frames ------------------------------------------------------------------------------
     def frame(self, frame_id: str) -> FrameRecord | None:
         row = self._conn().execute("SELECT * FROM frames WHERE frame_id = ?", (frame_id,)).fetchone()
-        return FrameRecord(**dict(row)) if row else None
+        return FrameRecord.of(row) if row else None
 
     def frame_count(self) -> int:
         return self._conn().execute("SELECT COUNT(*) FROM frames WHERE state = 'processed'").fetchone()[0]
@@ -253,10 +323,14 @@ class Journal:
             "SELECT * FROM frames WHERE state = 'processed' ORDER BY processed_at DESC, rowid DESC LIMIT ?",
             (int(limit),),
         ).fetchall()
-        return [FrameRecord(**dict(r)) for r in rows]
+        return [FrameRecord.of(r) for r in rows]
+
+    def processed_frames(self) -> list[FrameRecord]:
+        rows = self._conn().execute("SELECT * FROM frames WHERE state = 'processed' ORDER BY rowid").fetchall()
+        return [FrameRecord.of(r) for r in rows]
 
     def complete(self, path: str | Path, *, size: int, mtime_ns: int, frame_id: str, sidecar_path: str,
-                 event: Event) -> Event:
+                 event: Event, sidecar_version: int = 1) -> Event:
         """The frame is processed: frame row, file row and its event commit together."""
         s = event.summary or Summary()
         with self._write() as db:
@@ -265,14 +339,15 @@ class Journal:
                 raise JournalError(f"frame {frame_id[:12]}… is already processed; refusing a second event")
             db.execute(
                 """INSERT INTO frames (frame_id, path, sidecar_path, state, label, decision, score, coherency,
-                       status, processed_at) VALUES (?, ?, ?, 'processed', ?, ?, ?, ?, ?, ?)
+                       status, sidecar_version, processed_at) VALUES (?, ?, ?, 'processed', ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(frame_id) DO UPDATE SET path=excluded.path, sidecar_path=excluded.sidecar_path,
                        state='processed', label=excluded.label, decision=excluded.decision, score=excluded.score,
-                       coherency=excluded.coherency, status=excluded.status, processed_at=excluded.processed_at""",
-                (frame_id, str(path), sidecar_path, s.label, s.decision, s.score, s.coherency, s.status,
-                 self._clock()),
+                       coherency=excluded.coherency, status=excluded.status, processed_at=excluded.processed_at,
+                       sidecar_version=MAX(frames.sidecar_version, excluded.sidecar_version)""",
+                (frame_id, db_key(path), db_key(sidecar_path), s.label, s.decision, s.score, s.coherency, s.status,
+                 sidecar_version, self._clock()),
             )
-            self._finish_file(db, path, "processed", size, mtime_ns, frame_id)
+            self._finish_file(db, path, FileState.PROCESSED, size, mtime_ns, frame_id)
             return self._insert_event(db, event)
 
     def record_known(self, path: str | Path, *, size: int, mtime_ns: int, frame_id: str) -> str:
@@ -283,27 +358,53 @@ class Journal:
         """
         with self._write() as db:
             row = db.execute("SELECT path FROM frames WHERE frame_id = ?", (frame_id,)).fetchone()
-            state = "processed" if row is not None and row[0] == str(path) else "duplicate"
+            same = row is not None and row[0] == db_key(path)
+            state = FileState.PROCESSED if same else FileState.DUPLICATE
             self._finish_file(db, path, state, size, mtime_ns, frame_id)
-            return state
+            return state.value
+
+    def relocate(self, path: str | Path, *, size: int, mtime_ns: int, frame_id: str, sidecar_path: str,
+                 sidecar_version: int, old_path: str | None = None) -> None:
+        """A processed frame's record now lives at ``path`` (renamed, or its sidecar re-written).
+
+        The frame keeps its identity, label, corrections and event history; no event is added.
+        A rename's old file row is dropped (the name holds nothing any more).
+        """
+        with self._write() as db:
+            db.execute("UPDATE frames SET path = ?, sidecar_path = ?, sidecar_version = MAX(sidecar_version, ?) "
+                       "WHERE frame_id = ?", (db_key(path), db_key(sidecar_path), sidecar_version, frame_id))
+            self._finish_file(db, path, FileState.PROCESSED, size, mtime_ns, frame_id)
+            if old_path is not None and db_key(old_path) != db_key(path):
+                db.execute("DELETE FROM files WHERE path = ? AND frame_id IS ?", (db_key(old_path), frame_id))
 
     def reject(self, path: str | Path, *, size: int | None, mtime_ns: int | None, code: str, reason: str,
                event: Event) -> Event:
         with self._write() as db:
-            self._finish_file(db, path, "rejected", size, mtime_ns, None, code, reason)
+            self._finish_file(db, path, FileState.REJECTED, size, mtime_ns, None, code, reason)
             return self._insert_event(db, event)
 
     def fail(self, path: str | Path, *, size: int | None, mtime_ns: int | None, frame_id: str | None,
-             reason: str, event: Event) -> Event:
-        """An internal failure (e.g. the output disk is full): retried at the next start-up."""
+             reason: str, event: Event, transient: bool = False) -> tuple[Event, int, bool]:
+        """An internal failure. Returns (event, failures of this content, quarantined).
+
+        Transient failures (a full or read-only disk …) stay ``failed`` and are retried for as
+        long as they last; after ``MAX_ATTEMPTS`` other failures of the same content the file goes
+        to quarantine (``rejected``, code ``failed``) with the reason.
+        """
+        code = "transient" if transient else "failed"
         with self._write() as db:
-            self._finish_file(db, path, "failed", size, mtime_ns, frame_id, "failed", reason)
-            return self._insert_event(db, event)
+            attempts = self._finish_file(db, path, FileState.FAILED, size, mtime_ns, frame_id, code, reason)
+            quarantined = not transient and attempts >= MAX_ATTEMPTS
+            if quarantined:
+                db.execute("UPDATE files SET state = 'rejected', reason = ? WHERE path = ?",
+                           (f"failed {attempts} times: {reason}", db_key(path)))
+            return self._insert_event(db, event), attempts, quarantined
 
     def forget(self, path: str | Path) -> None:
         """Drop a file that vanished before it reached a final state."""
         with self._write() as db:
-            db.execute("DELETE FROM files WHERE path = ? AND state IN ('discovered', 'settled')", (str(path),))
+            db.execute("DELETE FROM files WHERE path = ? AND state IN ('discovered', 'settled', 'failed')",
+                       (db_key(path),))
 
     # -- corrections -------------------------------------------------------------------------
     def record_correction(self, frame_id: str, *, label: str, operator: str, comment: str | None,

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ModelUnavailable
+from .states import ACCEPT_THRESHOLD, REVIEW_THRESHOLD
 
 __all__ = ["InputSpec", "OutputSpec", "ModelCard", "file_sha256", "load_card", "verify_model", "find_cards"]
 
@@ -63,10 +64,10 @@ class ModelCard(BaseModel):
     classes: list[str] = Field(default_factory=list)
     input: InputSpec
     outputs: list[OutputSpec]
-    thresholds: dict[str, float] = Field(default_factory=lambda: {"accept": 0.8, "review": 0.35})
+    thresholds: dict[str, float] = Field(
+        default_factory=lambda: {"accept": ACCEPT_THRESHOLD, "review": REVIEW_THRESHOLD})
     calibration: dict[str, Any] = Field(
-        default_factory=dict, description="e.g. {'method': 'temperature', 'temperature': 1.7}"
-    )
+        default_factory=dict, description="e.g. {'method': 'temperature', 'temperature': 1.7}")
     architecture: str = ""
     training: dict[str, Any] = Field(default_factory=dict, description="Data, counts, split rule, seed, command.")
     metrics: dict[str, Any] = Field(default_factory=dict)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .frame import ReadResult
 from .metadata import Instrument
+from .paths import shown
 from .sidecar import FrameInfo, PageMetadata
 
 __all__ = ["instrument_zone", "localize", "frame_info", "page_sections", "relative_path"]
@@ -41,16 +42,16 @@ def relative_path(path: Path, root: Path | None) -> str:
     path = Path(path).absolute()
     if root is not None:
         try:
-            return path.relative_to(Path(root).absolute()).as_posix()
+            return shown(path.relative_to(Path(root).absolute()).as_posix()) or ""
         except ValueError:
             pass
-    return path.name
+    return shown(path.name) or ""
 
 
 def frame_info(read: ReadResult, *, sha256: str, size_bytes: int, root: Path | None) -> FrameInfo:
     page = read.primary
     return FrameInfo(
-        name=read.path.name,
+        name=shown(read.path.name) or "",
         path=relative_path(read.path, root),
         sha256=sha256,
         size_bytes=size_bytes,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .jsonld import sidecar_context
 from .metadata import Instrument
+from .states import ACCEPT_THRESHOLD, REVIEW_THRESHOLD
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -83,8 +84,9 @@ class ModelRef(_Section):
 
 
 class Thresholds(_Section):
-    accept: float = Field(0.8, ge=0, le=1, description="Top score at or above this: accepted.")
-    review: float = Field(0.35, ge=0, le=1, description="Top score at or above this: review; below: unknown.")
+    accept: float = Field(ACCEPT_THRESHOLD, ge=0, le=1, description="Top score at or above this: accepted.")
+    review: float = Field(REVIEW_THRESHOLD, ge=0, le=1,
+                          description="Top score at or above this: review; below: unknown.")
 
 
 class Classification(_Section):

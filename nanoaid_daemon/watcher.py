@@ -38,7 +38,7 @@ class Candidate:
 class FileFilter:
     """Decides which names are frames: include/exclude globs, never hidden, temp or own files."""
 
-    def __init__(self, root: Path, settings: WatchSettings, *, skip_dirs: tuple[Path, ...] = ()):
+    def __init__(self, root: Path, settings: WatchSettings, *, skip_dirs: tuple[Path | None, ...] = ()):
         self.root = Path(root).absolute()
         self.include = [p.lower() for p in settings.include]
         self.exclude = [p.lower() for p in settings.exclude]
@@ -127,10 +127,50 @@ class Watcher:
         self._sink = sink
         self._filter = file_filter
         self._observer = None
+        self._identity: tuple[int, int] | None = None
+        self._missing_logged = False
+
+    def _root_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.root)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def _emitting(self) -> bool:
+        """False once the observer's emitter stopped (its folder was deleted; the inode may be reused)."""
+        observer = self._observer
+        if observer is None:
+            return True  # never had a native watch (or it could not start): nothing to re-arm
+        emitters = list(getattr(observer, "emitters", ()))
+        return bool(emitters) and all(e.is_alive() for e in emitters)
+
+    def rearm_if_needed(self) -> bool:
+        """Re-arm the native watch when the watch folder was removed and created again.
+
+        A deleted folder takes its inotify watch with it; without this every frame would wait
+        for the next reconcile scan. Returns True when the watch was re-armed (and logged).
+        """
+        if self.settings.observer == "none":
+            return False
+        now = self._root_identity()
+        if now is None:
+            if not self._missing_logged:
+                log.warning("watch folder %s is gone; waiting for it to come back", self.root)
+                self._missing_logged = True
+            return False
+        if now == self._identity and self._emitting():
+            return False
+        self.stop()
+        kind = self.start()
+        log.warning("watch folder %s was re-created; watch re-armed (observer: %s)", self.root, kind)
+        self._missing_logged = False
+        return True
 
     def start(self) -> str:
         """Start observing; returns the observer kind actually used."""
         kind = self.settings.observer
+        self._identity = self._root_identity()
         if kind == "none":
             return "none"
         observer = self._make_observer(kind)

@@ -19,9 +19,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import JournalError
-from ..events import Event, Summary
+from ..commit import Committer
+from ..events import Summary
 from ..journal import Journal
+from ..states import Outcome
 from .discovery import chunked
 from .engines import BatchAborted, TaskLost
 from .progress import Progress
@@ -31,6 +32,13 @@ from .tasks import ChunkResult, Item, ItemResult, WorkerSpec, hash_chunk, proces
 __all__ = ["Driver"]
 
 log = logging.getLogger(__name__)
+
+
+def _fid(item: Item) -> str:
+    """A hashed item's frame id (only hashed items reach the commits that need one)."""
+    if item.frame_id is None:
+        raise ValueError(f"{item.path} has no frame id yet")
+    return item.frame_id
 
 
 @dataclass
@@ -66,6 +74,7 @@ class Driver:
         self._process_q: deque[list[Item]] = deque()
         self._retry_q: deque[_Task] = deque()
         self._claims: dict[str, _Claim] = {}
+        self.commit = Committer(journal, self._notify)
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, pending: list[Item]) -> None:
@@ -146,15 +155,15 @@ class Driver:
 
     def _claim(self, item: Item) -> bool:
         """True when this path should be processed now; otherwise it is recorded or waits."""
-        known = self.journal.frame(item.frame_id)
+        known = self.journal.frame(_fid(item))
         if known is not None and known.state == "processed":
             self._record_known(item)
             return False
-        claim = self._claims.get(item.frame_id)
+        claim = self._claims.get(_fid(item))
         if claim is not None:
             claim.waiters.append(item)
             return False
-        self._claims[item.frame_id] = _Claim(item)
+        self._claims[_fid(item)] = _Claim(item)
         return True
 
     def _processed(self, task: _Task, result: ChunkResult, where: str) -> None:
@@ -185,70 +194,61 @@ class Driver:
             self.report.retried += 1
             self._retry_q.append(_Task(task.kind, [item], retry=True, avoid=lost.where))
 
-    # -- journal commits (the same transactions and events as the daemon) -------------------------
+    # -- journal commits: the daemon's own commit path (nanoaid_daemon.commit) -----------------
     def _complete(self, item: Item, r: ItemResult) -> None:
-        event = Event(type="frame.processed", frame_id=item.frame_id, frame_path=item.path,
-                      sidecar_path=r.sidecar_path, summary=Summary(**(r.summary or {})))
-        try:
-            self.journal.complete(item.path, size=item.size, mtime_ns=item.mtime_ns, frame_id=item.frame_id,
-                                  sidecar_path=r.sidecar_path, event=event)
-        except JournalError:
-            known = self.journal.frame(item.frame_id)
-            if known is None or known.state != "processed":
-                raise
-            self._record_known(item)  # finished meanwhile by another writer of this journal
-        else:
+        outcome = self.commit.processed(item.path, size=item.size, mtime_ns=item.mtime_ns, frame_id=_fid(item),
+                                        sidecar_path=r.sidecar_path or "", summary=Summary(**(r.summary or {})))
+        if outcome == Outcome.PROCESSED:
             self.report.processed += 1
-            self._notify()
-        claim = self._claims.pop(item.frame_id, None)
+        else:  # finished meanwhile by another writer of this journal
+            self._count_known(outcome)
+        claim = self._claims.pop(_fid(item), None)
         for waiter in claim.waiters if claim else ():
             self._record_known(waiter)
 
     def _record_known(self, item: Item) -> None:
-        state = self.journal.record_known(item.path, size=item.size, mtime_ns=item.mtime_ns, frame_id=item.frame_id)
-        if state == "duplicate":
+        self._count_known(self.commit.known(item.path, size=item.size, mtime_ns=item.mtime_ns,
+                                            frame_id=_fid(item)))
+
+    def _count_known(self, outcome: Outcome) -> None:
+        if outcome == Outcome.DUPLICATE:
             self.report.duplicates += 1
         else:
             self.report.known += 1
 
     def _not_processed(self, item: Item, r: ItemResult) -> None:
-        if r.kind == "rejected":
+        if r.kind == Outcome.REJECTED:
             self._reject(item, r.code or "unreadable", r.reason or "")
-        elif r.kind == "gone":
+        elif r.kind == Outcome.GONE:
             self.report.vanished += 1
-            self.journal.forget(item.path)
+            self.commit.gone(item.path)
         else:  # changed while being read: the next run sees the new version
             self.report.changed += 1
         self._release(item)
 
     def _reject(self, item: Item, code: str, reason: str) -> None:
-        event = Event(type="frame.rejected", frame_path=item.path, summary=Summary(reason=f"{code}: {reason}"))
-        size = item.size if item.size >= 0 else None
-        mtime = item.mtime_ns if item.mtime_ns >= 0 else None
-        self.journal.reject(item.path, size=size, mtime_ns=mtime, code=code, reason=reason, event=event)
+        self.commit.rejected(item.path, code, reason, size=item.size if item.size >= 0 else None,
+                             mtime_ns=item.mtime_ns if item.mtime_ns >= 0 else None)
         self.report.note_rejected(item.path, code, reason)
-        self._notify()
 
     def _fail(self, item: Item, summary_reason: str, reason: str) -> None:
-        log.error("%s: processing failed: %s", item.path, summary_reason)
-        event = Event(type="frame.failed", frame_id=item.frame_id, frame_path=item.path,
-                      summary=Summary(reason=summary_reason))
-        self.journal.fail(item.path, size=item.size, mtime_ns=item.mtime_ns, frame_id=item.frame_id,
-                          reason=reason, event=event)
+        self.commit.failed(item.path, summary_reason, size=item.size, mtime_ns=item.mtime_ns, frame_id=item.frame_id)
         self.report.note_failed(item.path, summary_reason)
-        self._notify()
         self._release(item)
 
     def _release(self, item: Item) -> None:
         """The claimant did not produce a sidecar: the next copy of the same content gets its turn."""
-        claim = self._claims.pop(item.frame_id, None) if item.frame_id else None
+        if item.frame_id is None:
+            return
+        frame_id = item.frame_id
+        claim = self._claims.pop(frame_id, None)
         if claim is None or claim.item.path != item.path:
             if claim is not None:
-                self._claims[item.frame_id] = claim
+                self._claims[frame_id] = claim
             return
         if claim.waiters:
             nxt, rest = claim.waiters[0], claim.waiters[1:]
-            self._claims[item.frame_id] = _Claim(nxt, rest)
+            self._claims[frame_id] = _Claim(nxt, rest)
             self._process_q.append([nxt])
 
     def _notify(self) -> None:

@@ -17,8 +17,9 @@ from ..bus import daemon_running
 from ..bus.client import send_correction
 from ..bus.protocol import RequestRejected
 from ..cli import EXIT_FAIL, add_config_option, settings_from_args
-from ..corrections import JOURNAL_NAME, CorrectionRejected, Corrections
+from ..corrections import JOURNAL_NAME, CorrectionRejected, Corrections, check_text
 from ..errors import ConfigError
+from ..events import Summary
 from ..hashing import sha256_file
 from ..journal import Journal
 
@@ -47,21 +48,36 @@ def frame_id_of(text: str) -> str:
     raise ConfigError(f"{text!r} is neither a frame id (64 hex characters) nor an existing frame file")
 
 
-def _direct(state: Path, frame_id: str, args, operator: str) -> dict:
+def _direct(state: Path, frame_id: str, label: str, operator: str, comment: str | None) -> dict:
     journal_path = state / JOURNAL_NAME
     if not journal_path.is_file():
         raise ConfigError(f"no daemon is running and there is no journal at {journal_path}; check --state")
     journal = Journal(journal_path)
     try:
-        applied = Corrections(journal).apply_full(frame_id, args.label, operator=operator, comment=args.comment)
+        applied = Corrections(journal).apply_full(frame_id, label, operator=operator, comment=comment)
     finally:
         journal.close()
     event = applied.event
-    summary = event.summary
-    assert summary is not None  # a label.corrected event always carries the labels
+    summary = event.summary or Summary()
     return {"ok": True, "op": "label", "seq": event.seq, "event_id": event.event_id, "frame_id": frame_id,
             "label": summary.label, "previous_label": summary.previous_label,
             "sidecar_version": applied.sidecar_version, "sidecar_path": str(applied.sidecar_path), "via": "journal"}
+
+
+def submit(state: Path, frame_id: str, label: str, *, operator: str, comment: str | None = None,
+           client_key=None, timeout: float = 10.0) -> dict:
+    """Send a correction to the running daemon, or apply it directly when none runs (the console uses this too).
+
+    Raises ``RequestRejected`` or ``CorrectionRejected`` (both with ``.code``) when refused.
+    """
+    check_text(operator, comment)  # here, before a message too big for the bus is sent
+    if daemon_running(state) is not None:
+        reply = send_correction(frame_id, label, operator=operator, comment=comment, state_dir=state,
+                                client_key=client_key, timeout=timeout)
+        reply = {**reply, "via": "daemon"}
+        reply.pop("id", None)
+        return reply
+    return _direct(Path(state), frame_id, label, operator, comment)
 
 
 def run(args) -> int:
@@ -69,13 +85,8 @@ def run(args) -> int:
     frame_id = frame_id_of(args.frame)
     operator = args.operator or getpass.getuser()
     try:
-        if daemon_running(state) is not None:
-            reply = send_correction(frame_id, args.label, operator=operator, comment=args.comment, state_dir=state,
-                                    client_key=args.client_key, timeout=args.timeout)
-            reply = {**reply, "via": "daemon"}
-            reply.pop("id", None)
-        else:
-            reply = _direct(Path(state), frame_id, args, operator)
+        reply = submit(Path(state), frame_id, args.label, operator=operator, comment=args.comment,
+                       client_key=args.client_key, timeout=args.timeout)
     except (RequestRejected, CorrectionRejected) as exc:
         print(f"nanoaid: correction refused ({exc.code}): {exc}", file=sys.stderr)
         return EXIT_FAIL

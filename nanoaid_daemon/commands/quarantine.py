@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..cli import EXIT_OK
 from ..journal import Journal
+from ..paths import shown
 from .status import read_journal
 
 
@@ -24,9 +25,9 @@ def run_list(args) -> int:
     for rec in records:
         when = datetime.fromtimestamp(rec.updated, timezone.utc).isoformat(timespec="seconds")
         if args.json:
-            print(json.dumps({"path": rec.path, "code": rec.code, "reason": rec.reason, "time": when}))
+            print(json.dumps({"path": shown(rec.path), "code": rec.code, "reason": rec.reason, "time": when}))
         else:
-            print(f"{when}  {rec.code:<14} {rec.path}\n    {rec.reason}")
+            print(f"{when}  {rec.code:<14} {shown(rec.path)}\n    {rec.reason}")
     if not records and not args.json:
         print("quarantine is empty")
     return EXIT_OK

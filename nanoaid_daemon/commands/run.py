@@ -5,7 +5,7 @@ import logging
 import signal
 from pathlib import Path
 
-from ..cli import add_config_option, settings_from_args
+from ..cli import EXIT_FAIL, add_config_option, settings_from_args
 from ..daemon import Daemon
 
 log = logging.getLogger("nanoaid")
@@ -30,12 +30,16 @@ def run(args) -> int:
     if not logging.getLogger().handlers or logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(settings.log_level)
     daemon = Daemon(settings, reload_settings=lambda: settings_from_args(args, **overrides))
-    daemon.start()
+    # Handlers first: a SIGTERM while models load still ends in a clean stop.
     signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
     signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
     signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
+    daemon.start()
     try:
         daemon.serve_forever()
     finally:
         daemon.stop()
+    if daemon.fatal:
+        log.critical("daemon stopped: %s", daemon.fatal)
+        return EXIT_FAIL
     return 0

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import ConfigError, ModelUnavailable
 from ..modelcard import InputSpec, ModelCard, verify_model
+from ..states import ACCEPT_THRESHOLD, REVIEW_THRESHOLD
 from .folders import Item, scan_labelled
 from .inputs import detect_databar, load_grey, prepare
 from .metrics import classification_report
@@ -104,18 +105,12 @@ def evaluate_folder(card_path: Path, model_path: Path, card: ModelCard, data: Pa
         raise ConfigError(f"{card_path}: models eval needs a classifier, this card is a {card.task}")
     items = _select(scan_labelled(data), split, limit)
     probs, align = predict(Session(model_path, card.input, threads), items)
-    accept = card.thresholds.get("accept", 0.8) if accept is None else accept
-    review = card.thresholds.get("review", 0.35) if review is None else review
-    report = classification_report(
-        probs, np.array([it.label for it in items]), card.classes, accept=accept, review=review
-    )
-    report.update(
-        {
-            "model": {"name": card.name, "version": card.version, "sha256": card.sha256},
-            "data": str(data),
-            "split": split,
-        }
-    )
+    accept = card.thresholds.get("accept", ACCEPT_THRESHOLD) if accept is None else accept
+    review = card.thresholds.get("review", REVIEW_THRESHOLD) if review is None else review
+    report = classification_report(probs, np.array([it.label for it in items]), card.classes, accept=accept,
+                                   review=review)
+    report.update({"model": {"name": card.name, "version": card.version, "sha256": card.sha256},
+                   "data": str(data), "split": split})
     if out_dir is not None:
         _write(Path(out_dir), report, items, probs, align, card)
     return report

@@ -54,11 +54,17 @@ class Compiled:
     params: list[Any] = field(default_factory=list)
 
 
+#: More terms than this are refused with a message (SQLite's expression depth limit is near 1,000).
+MAX_TERMS = 200
+
+
 def compile_query(query: str, *, now: datetime | None = None, zone: tzinfo | None = None) -> Compiled:
     """SQL for ``query`` over table ``frames`` (with ``scores`` and ``frames_fts``), or QueryError."""
     now = now or datetime.now(timezone.utc)
     zone = zone or datetime.now().astimezone().tzinfo
-    clauses, params, pos = [], [], 0
+    clauses: list[str] = []
+    params: list[Any] = []
+    pos = 0
     query = query.strip()
     while pos < len(query):
         m = TERM.match(query, pos)
@@ -66,6 +72,8 @@ def compile_query(query: str, *, now: datetime | None = None, zone: tzinfo | Non
             raise QueryError(f"cannot read the query from {query[pos:]!r} (unbalanced quote?)")
         pos = m.end()
         negate, name, op, raw = m.groups()
+        if len(clauses) >= MAX_TERMS:
+            raise QueryError(f"the query has more than {MAX_TERMS} terms; narrow it down or split it")
         sql, values = _term(name, op, _unquote(raw), raw.startswith('"'), now, zone)
         clauses.append(f"NOT ({sql})" if negate else sql)
         params.extend(values)
@@ -155,7 +163,10 @@ def _number(value: str, name: str) -> float:
 def _when(value: str, now: datetime, zone: tzinfo, name: str) -> datetime:
     age = AGE.match(value.lower())
     if age:
-        return now - timedelta(**{AGE_UNITS[age.group(2)]: float(age.group(1))})
+        try:
+            return now - timedelta(**{AGE_UNITS[age.group(2)]: float(age.group(1))})
+        except (OverflowError, ValueError):
+            raise QueryError(f"{name}: {value!r} reaches before year 1; use a smaller age or a date") from None
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:

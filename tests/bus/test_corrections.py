@@ -120,6 +120,14 @@ def test_label_command_goes_through_the_running_daemon(make_bus, frames, state, 
     assert reply["via"] == "daemon" and reply["label"] == "Powder"
 
 
+def test_oversized_comment_gets_its_own_error_with_a_daemon_running(make_bus, frames, state, capsys):
+    make_bus()
+    comment = "x" * (65 * 1024)
+    assert main(["label", frames[0], "Powder", "--state", str(state), "--comment", comment]) == 1
+    err = capsys.readouterr().err
+    assert "bad_comment" in err and "2000 characters" in err and "running" not in err
+
+
 def test_label_command_applies_directly_when_no_daemon_runs(frames, state, journal, tmp_path, capsys):
     frame_file = tmp_path / "frames" / "img2.png"
     assert main(["label", str(frame_file), "Biological", "--state", str(state), "--json"]) == 0

@@ -124,6 +124,8 @@ def test_bare_date_is_midnight_in_the_given_zone(catalogue):
     ('"unclosed', "unbalanced quote"),
     ("score.Dust>0.5", "not one of"),
     ("***", "no letters or digits"),
+    ("after:99999999999999d", "before year 1"),
+    (" ".join(f"mag>{i}" for i in range(1200)), "more than 200 terms"),
 ])
 def test_bad_query_says_what_is_wrong(catalogue, query, message):
     with pytest.raises(QueryError, match=message):
