@@ -27,7 +27,18 @@ from nanoaid_daemon.plugins import AnalysisContext, PluginContext
 from nanoaid_daemon.sidecar import Preview
 
 from .encoder import EncoderSessions
-from .render import LENS_PALETTE, cam_to_frame, encode_jpeg, encode_png, grey_thumbnail, montage, overlay, shrink
+from .render import (
+    LENS_PALETTE,
+    cam_to_frame,
+    contrast,
+    encode_jpeg,
+    encode_png,
+    grey_thumbnail,
+    lens_input,
+    montage,
+    overlay,
+    shrink,
+)
 
 __all__ = ["PreviewOptions", "PreviewAnalyzer", "create", "preview_name"]
 
@@ -86,8 +97,9 @@ class PreviewAnalyzer:
         kinds, pixels = self.options.kinds, ctx.page.pixels
         model = self.runtime.model(self.options.autoencoder) if "ai_lens" in kinds else None
         small = shrink(pixels, self.options.max_side_px)  # the one resample of the full frame
-        grey = grey_thumbnail(small)
-        lens = self._lens(model, small, pixels, grey) if model is not None else None
+        bounds = contrast(small)
+        grey = grey_thumbnail(small, bounds)
+        lens = self._lens(model, small, bounds, pixels, grey) if model is not None else None
         written: list[Preview] = []
         if "thumbnail" in kinds:
             written.append(self._photo(ctx, "thumbnail", grey))
@@ -111,14 +123,17 @@ class PreviewAnalyzer:
                              f"{model.name} has {len(names)} encoder outputs (enc1..enc{len(names)})")
         return [names[d - 1] for d in self.options.lens_depths]
 
-    def _lens(self, model: Model, small: np.ndarray, pixels: np.ndarray, grey: np.ndarray) -> np.ndarray:
+    def _lens(self, model: Model, small: np.ndarray, bounds: tuple[float, float], pixels: np.ndarray,
+              grey: np.ndarray) -> np.ndarray:
         """The frame beside the autoencoder's most active channels at each chosen depth.
 
-        The model's input is made from the shrunk copy when that is at least the input's size
-        (the usual case), so the full frame is not resampled a second time."""
+        The model's input is made from the shrunk copy and its contrast when that copy is at least
+        the input's size (the usual case), so the full frame is not resampled a second time."""
         spec = model.card.input
-        source = small if small.shape[0] >= spec.height and small.shape[1] >= spec.width else pixels
-        tensor, _ = model.prepare(source, dtype=pixels.dtype)
+        tensor = lens_input(small, bounds, spec) if small.shape[0] >= spec.height and small.shape[1] >= spec.width \
+            else None
+        if tensor is None:
+            tensor, _ = model.prepare(pixels)
         names = self._depths(model)
         out = self._encoder.infer(model, tensor, names)
         rows = []

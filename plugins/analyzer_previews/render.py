@@ -17,10 +17,11 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from nanoaid_daemon.preprocess import Geometry, finite_float32, resize_float, to_unit
+from nanoaid_daemon.modelcard import InputSpec
+from nanoaid_daemon.preprocess import PERCENTILES, Geometry, finite_float32, resize_float
 
-__all__ = ["COLORMAP", "colorize", "fit_size", "shrink", "thumbnail", "grey_thumbnail", "cam_to_frame", "overlay",
-           "montage", "lens_rgb", "encode_png", "encode_jpeg", "LENS_PALETTE"]
+__all__ = ["COLORMAP", "LENS_PALETTE", "colorize", "fit_size", "shrink", "contrast", "thumbnail", "grey_thumbnail",
+           "lens_input", "cam_to_frame", "overlay", "montage", "lens_rgb", "encode_png", "encode_jpeg"]
 
 # Dark indigo → blue → teal → green → yellow: lightness rises steadily, so brighter means more.
 _ANCHORS = np.array([
@@ -34,6 +35,7 @@ COLORMAP = np.stack(
     [np.interp(np.linspace(0, 1, 256), _ANCHORS[:, 0], _ANCHORS[:, c]) for c in (1, 2, 3)], axis=1
 ).round().astype(np.uint8)
 BACKGROUND = 24
+CONTRAST_SAMPLES = 1 << 14
 GAP_PX = 2
 
 
@@ -62,9 +64,42 @@ def shrink(pixels: np.ndarray, max_side: int) -> np.ndarray:
     return np.asarray(image.resize((w, h), Image.BILINEAR, reducing_gap=2.0), dtype=np.float32)
 
 
-def grey_thumbnail(small: np.ndarray) -> np.ndarray:
+def contrast(small: np.ndarray) -> tuple[float, float]:
+    """(low, high) grey values: the robust percentiles of a shrunk frame, from ~16k samples (a
+    preview's contrast needs no more; the model inputs use their own, finer, estimate)."""
+    flat = small.ravel()
+    sample = flat[:: max(1, flat.size // CONTRAST_SAMPLES)]
+    low, high = (float(v) for v in np.percentile(sample, PERCENTILES))
+    if high <= low:
+        low, high = float(small.min()), float(small.max())
+    return low, high
+
+
+def unit_from(values: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    low, high = bounds
+    if high <= low:
+        return np.zeros(values.shape, np.float32)
+    return np.clip((values - np.float32(low)) * np.float32(1.0 / (high - low)), 0.0, 1.0)
+
+
+def grey_thumbnail(small: np.ndarray, bounds: tuple[float, float] | None = None) -> np.ndarray:
     """Grey uint8 image of an already shrunk frame, contrast from the robust percentiles."""
-    return np.rint(to_unit(small, "percentile") * 255).astype(np.uint8)
+    unit = unit_from(small, bounds or contrast(small))
+    return np.rint(unit * np.float32(255)).astype(np.uint8)
+
+
+def lens_input(small: np.ndarray, bounds: tuple[float, float], spec: InputSpec) -> np.ndarray | None:
+    """The autoencoder's input [C, H, W] from the shrunk frame and its contrast, for a card that
+    stretches the frame and maps grey values by percentiles; None for any other card (then the
+    model's own preprocessing runs)."""
+    if spec.resize != "stretch" or spec.intensity != "percentile":
+        return None
+    image = Image.fromarray(np.ascontiguousarray(small, dtype=np.float32), mode="F")
+    resized = np.asarray(image.resize((spec.width, spec.height), Image.BILINEAR, reducing_gap=2.0))
+    unit = unit_from(resized, bounds)
+    mean = np.asarray(spec.mean, dtype=np.float32).reshape(-1, 1, 1)
+    std = np.asarray(spec.std, dtype=np.float32).reshape(-1, 1, 1)
+    return np.ascontiguousarray((np.broadcast_to(unit, (spec.channels, *unit.shape)) - mean) / std, dtype=np.float32)
 
 
 def thumbnail(pixels: np.ndarray, max_side: int) -> np.ndarray:
