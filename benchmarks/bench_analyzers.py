@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ def context(pixels: np.ndarray, folder: Path, name: str) -> AnalysisContext:
     return AnalysisContext(frame_id="0" * 64, read=read, output_dir=folder, preview_stem=name)
 
 
-def analyzers(runtime: Runtime) -> list[tuple[str, object]]:
+def analyzers(runtime: Runtime) -> list[tuple[str, Any]]:
     return [(m.name, load_factory(m)(PluginContext(m, {}, runtime.models_dir, runtime)))
             for m in (CLASSIFY, ALIGNMENT, PREVIEWS)]
 
