@@ -200,8 +200,8 @@ class DaskEngine:
         self.address = address
         self.threads = threads
         self.workers = workers
-        self._cluster = None
-        self.client = None
+        self._cluster: Any = None
+        self.client: Any = None
         self._nthreads: tuple[float, int] = (0.0, 0)
         if logging.getLogger().getEffectiveLevel() > logging.INFO:  # Dask's INFO lines drown the progress
             logging.getLogger("distributed").setLevel(logging.WARNING)
