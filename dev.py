@@ -24,7 +24,8 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 # torch is pinned to the CPU build that machines of this project carry as a local wheel.
 TORCH = "torch==2.13.0"
-EXTRAS = {"demo": "", "test": "dev,train,upload,batch", "models": "train", "bench": "dev,train,upload,batch"}
+ALL = "dev,train,upload,batch,nexus,rocrate"
+EXTRAS = {"demo": "", "test": ALL, "models": "train", "bench": ALL}
 
 
 def _stamp(extras: str) -> str:

@@ -41,6 +41,7 @@ COMMANDS = (
     "upload",
     "search",
     "catalogue",
+    "export",
 )
 
 

@@ -7,6 +7,7 @@ the commented reference; a test keeps it equal to the defaults here.
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import json
 import os
 from pathlib import Path
@@ -17,15 +18,29 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "load_settings", "config_hash", "default_models_dir", "DEFAULT_CONFIG_PATH"]
+__all__ = ["Settings", "load_settings", "config_hash", "default_models_dir", "DEFAULT_CONFIG_PATH", "MODELS_SETTING"]
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default-config.toml")
 DEFAULT_INCLUDE = ["*.tif", "*.tiff", "*.png", "*.jpg", "*.jpeg"]
 
 
+#: The package the shipped models install as (the checkout's ``models/``, mapped in setup.py).
+MODELS_PACKAGE = "nanoaid_models"
+MODELS_SETTING = "models.dir (environment: NANOAID_MODELS__DIR)"
+
+
 def default_models_dir() -> Path:
-    """``models/`` of the source tree this package runs from."""
-    return Path(__file__).resolve().parent.parent / "models"
+    """The models folder that ships inside the distribution, wherever it was installed.
+
+    Found through ``importlib.resources`` rather than a path relative to this file: a wheel installs
+    the package in site-packages, where no ``models/`` sits beside ``nanoaid_daemon``.
+    """
+    try:
+        root = importlib.resources.files(MODELS_PACKAGE)
+    except ModuleNotFoundError:
+        raise ConfigError(f"the shipped models (package {MODELS_PACKAGE}) are not installed; reinstall "
+                          f"nanoaid-daemon, or set {MODELS_SETTING} to a folder of models") from None
+    return root if isinstance(root, Path) else Path(str(root))
 
 
 class _Section(BaseModel):
@@ -82,7 +97,9 @@ class PipelineSettings(_Section):
 
 
 class ModelSettings(_Section):
-    dir: Path | None = Field(None, description="Folder of ONNX models and their cards; default: the shipped models/.")
+    dir: Path | None = Field(
+        None, description="Folder of ONNX models and their cards; default: the shipped models (package nanoaid_models)."
+    )
     providers: list[str] = Field(default_factory=lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     accept_threshold: float | None = Field(None, ge=0, le=1, description="Override the model card's 0.8.")
     review_threshold: float | None = Field(None, ge=0, le=1, description="Override the model card's 0.35.")

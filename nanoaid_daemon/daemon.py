@@ -42,11 +42,10 @@ def _default_bus_factory(settings: Settings, journal: Journal, state_dir: Path):
 
 
 def _default_runtime_factory(settings: Settings):
-    try:
-        from .inference import Runtime
-    except ImportError:
-        return None
-    return Runtime.from_settings(settings)
+    """Kept for callers of the old private name; :func:`inference.load_runtime` is the public one."""
+    from .inference import load_runtime
+
+    return load_runtime(settings)
 
 
 class Daemon:

@@ -8,7 +8,10 @@ import numpy as np
 
 from .metadata import Instrument
 
-__all__ = ["Page", "ReadResult"]
+__all__ = ["Page", "ReadResult", "BY_HOST"]
+
+#: What a reader puts in ``ReadResult.reader``: the host stamps its manifest name there.
+BY_HOST = ""
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,11 @@ class Page:
 
 @dataclass(frozen=True)
 class ReadResult:
-    """Everything a reader learned from one file. ``pages[0]`` is the frame that is analysed."""
+    """Everything a reader learned from one file. ``pages[0]`` is the frame that is analysed.
+
+    ``reader`` is the reader plugin's manifest name, stamped by the host (``PluginHost.read``);
+    a reader passes :data:`BY_HOST`.
+    """
 
     path: Path
     reader: str

@@ -1,16 +1,20 @@
 """The plugin host: loads enabled plugins once and picks the reader for each file."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .errors import PluginError, ReaderError
 from .frame import ReadResult
-from .plugins import DiscoveredPlugin, PluginContext, PluginManifest, Probe, discover, load_factory
+from .plugins import DiscoveredPlugin, PluginContext, PluginManifest, Probe, discover, load_factory, missing_methods
 from .readkit.safety import guard
+
+if TYPE_CHECKING:
+    from .inference import Runtime
 
 __all__ = ["LoadedPlugin", "PluginHost"]
 
@@ -45,14 +49,15 @@ class PluginHost:
     disabled: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, settings: Settings, *, runtime: Any = None, kinds: tuple[str, ...] = ("reader", "analyzer"),
+    def load(cls, settings: Settings, *, runtime: Runtime | None = None,
+             kinds: tuple[str, ...] = ("reader", "analyzer"),
              discovered: list[DiscoveredPlugin] | None = None) -> PluginHost:
         host = cls()
         for found in discovered if discovered is not None else discover():
-            if not found.ok:
-                host._disable(found.manifest.name if found.manifest else found.entry_point, found.error or "")
-                continue
             manifest = found.manifest
+            if manifest is None or not found.ok:
+                host._disable(manifest.name if manifest else found.entry_point, found.error or "")
+                continue
             if manifest.kind not in kinds or manifest.name in settings.plugins.disabled:
                 continue
             ctx = PluginContext(manifest, settings.plugins.options.get(manifest.name, {}),
@@ -61,6 +66,12 @@ class PluginHost:
                 obj = load_factory(manifest)(ctx)
             except Exception as exc:
                 host._disable(manifest.name, f"{type(exc).__name__}: {exc}")
+                continue
+            missing = missing_methods(manifest.kind, obj)
+            if missing:
+                needs = ", ".join(m + "()" for m in missing)
+                host._disable(manifest.name, f"a {manifest.kind} plugin needs {needs} (plugin API "
+                                             f"{manifest.api_version}; see docs/daemon.md, 'Plugins')")
                 continue
             getattr(host, manifest.kind + "s").append(LoadedPlugin(manifest, obj))
         host.analyzers.sort(key=lambda p: (p.manifest.order, p.manifest.name))
@@ -73,7 +84,7 @@ class PluginHost:
     def pick_reader(self, path: Path) -> LoadedPlugin:
         probe = Probe(path)
         with guard(path):
-            probe.head
+            _ = probe.head  # read under the guard: a symlink loop or FIFO fails here, named
         if not probe.head:
             raise ReaderError("file is empty (0 bytes)", path=path, code="empty")
         best, best_score = None, 0
@@ -91,7 +102,11 @@ class PluginHost:
         return best
 
     def read(self, path: Path) -> ReadResult:
-        """Read a file with the best reader; every failure is a ReaderError."""
+        """Read a file with the best reader; every failure is a ReaderError.
+
+        The result carries the reader's manifest name, stamped here: provenance and the catalogue
+        rely on it, so a reader neither repeats its name nor can misstate it.
+        """
         plugin = self.pick_reader(path)
         try:
             result = plugin.obj.read(Path(path))
@@ -107,4 +122,6 @@ class PluginHost:
                               path=path, code="reader_failed") from exc
         if not isinstance(result, ReadResult):
             raise PluginError(f"reader {plugin.manifest.name!r} returned {type(result).__name__}, not ReadResult")
+        if result.reader != plugin.manifest.name:
+            result = dataclasses.replace(result, reader=plugin.manifest.name)
         return result

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,7 +33,11 @@ from .errors import ConfigError, ModelUnavailable
 from .modelcard import ModelCard, verify_model
 from .preprocess import Geometry, prepare
 
-__all__ = ["Runtime", "Model", "ClassifierOutput", "CLASSIFIER_KEY", "resolve_providers", "REQUIRED_OUTPUTS"]
+if TYPE_CHECKING:
+    from .plugins import PluginContext
+
+__all__ = ["Runtime", "Model", "ClassifierOutput", "CLASSIFIER_KEY", "resolve_providers", "REQUIRED_OUTPUTS",
+           "load_runtime", "check_models_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +198,7 @@ class Runtime:
                    review_threshold=m.review_threshold)
 
     @classmethod
-    def for_plugin(cls, ctx: Any) -> Runtime:
+    def for_plugin(cls, ctx: PluginContext) -> Runtime:
         """The host's runtime, or one shared by every plugin created without one."""
         if ctx.runtime is not None:
             return ctx.runtime
@@ -292,6 +296,37 @@ class Runtime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_models_dir(folder: Path) -> list[Path]:
+    """The model cards in ``folder``, or ConfigError naming the folder and the setting that chose it.
+
+    A missing or empty models folder is a broken install or a wrong setting, not a per-frame
+    problem: every frame would come out ``partial`` with no classification, so it stops the start.
+    """
+    from .config import MODELS_SETTING
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"models folder {folder} does not exist; set {MODELS_SETTING} to the folder "
+                          "of the ONNX models and their cards, or reinstall nanoaid-daemon")
+    cards = sorted(folder.glob("*.card.json"))
+    if not cards:
+        raise ConfigError(f"models folder {folder} holds no model cards (*.card.json); set {MODELS_SETTING} "
+                          "to the folder of the ONNX models and their cards, or reinstall nanoaid-daemon")
+    return cards
+
+
+def load_runtime(settings: Any, *, require_models: bool = True) -> Runtime:
+    """The inference runtime for ``settings``: what the daemon, ``process`` and ``batch`` run on.
+
+    With ``require_models`` (the default) a missing or empty models folder is a ConfigError (exit 2
+    on the command line) instead of a stream of ``partial`` sidecars. A single broken model stays a
+    per-section ``model_unavailable`` error, picked up again once repaired.
+    """
+    if require_models:
+        check_models_dir(settings.models.resolved_dir())
+    return Runtime.from_settings(settings)
 
 
 _STANDALONE: dict[Path, Runtime] = {}

@@ -25,6 +25,7 @@ __all__ = [
     "PixelSize",
     "Stage",
     "Instrument",
+    "ZoneSource",
 ]
 
 
@@ -95,6 +96,10 @@ class Stage(BaseModel):
     rotation: Degrees | None = None
 
 
+#: How ``acquired_at`` got its offset (see ``Instrument.acquired_at_zone_source``).
+ZoneSource = Literal["file", "vendor-utc", "instrument-setting", "host"]
+
+
 class Instrument(BaseModel):
     """What the microscope said about how the frame was acquired, in fixed units."""
 
@@ -108,8 +113,15 @@ class Instrument(BaseModel):
     sample: str | None = Field(None, description="Sample name or id, where the vendor stores one.")
     acquired_at: datetime | None = Field(
         None,
-        description="Acquisition time, ISO 8601 with offset. Vendors store local time without a "
-        "zone; the host attaches the configured instrument time zone.",
+        description="Acquisition time, ISO 8601 with offset. Where the offset came from is in "
+        "acquired_at_zone_source.",
+    )
+    acquired_at_zone_source: ZoneSource | None = Field(
+        None,
+        description="Where acquired_at's offset came from: 'file' (the vendor stored it with the time), "
+        "'vendor-utc' (the vendor stores UTC without saying so, e.g. TESCAN's header), 'instrument-setting' "
+        "(local time; the configured `timezone`), 'host' (local time; no `timezone` configured, so this "
+        "host's zone rules were assumed — a guess worth fixing in the configuration).",
     )
     detector: str | None = Field(None, description="Detector / signal name, e.g. 'SE2', 'ETD'.")
     beam_energy: Kilovolts | None = Field(None, description="Accelerating voltage.")

@@ -5,6 +5,7 @@ Each analyzer is isolated: one that raises or outlives its timeout gives its sec
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -22,7 +23,7 @@ from .frame import ReadResult
 from .host import LoadedPlugin, PluginHost
 from .plugins import AnalysisContext
 from .records import frame_info, instrument_zone, localize, page_sections
-from .sidecar import Preview, Provenance, SectionError, Sidecar, Software, sidecar_name
+from .sidecar import ModelRef, Preview, Provenance, SectionError, Sidecar, Software, sidecar_name
 
 __all__ = ["Pipeline", "Outcome", "call_with_timeout", "summary_of"]
 
@@ -121,7 +122,7 @@ class Pipeline:
             name = plugin.manifest.section or plugin.manifest.name
             started = time.perf_counter()
             try:
-                value = call_with_timeout(lambda p=plugin: p.obj.analyze(ctx),
+                value = call_with_timeout(functools.partial(plugin.obj.analyze, ctx),
                                           self.settings.pipeline.analyzer_timeout_s, plugin.manifest.name)
                 self._place(sections, plugin, value)
                 plugins_used[plugin.manifest.name] = plugin.manifest.version
@@ -146,10 +147,7 @@ class Pipeline:
     def _sidecar(self, read, frame_id, size_bytes, sections, errors, timings, plugins_used, ctx) -> Sidecar:
         reader_versions = {p.manifest.name: p.manifest.version for p in self.host.readers
                            if p.manifest.name == read.reader}
-        model_hashes = dict(ctx.shared.get("model_hashes", {}))
-        if sections.get("classification") is not None:
-            model = sections["classification"].model
-            model_hashes.setdefault(model.name, model.sha256)
+        models = [ModelRef(name=m.name, version=m.version, sha256=m.sha256) for m in ctx.models_used]
         analyzers = len(self.host.analyzers)
         status = "ok" if not errors else ("failed" if analyzers and len(errors) >= analyzers else "partial")
         previews: list[Preview] = sections["previews"]
@@ -164,7 +162,8 @@ class Pipeline:
             provenance=Provenance(
                 software=Software(version=__version__),
                 config_hash=self._config_hash,
-                model_hashes=model_hashes,
+                model_hashes={m.name: m.sha256 for m in models},
+                models=models,
                 plugins={**reader_versions, **plugins_used},
                 timings_ms=timings,
             ),

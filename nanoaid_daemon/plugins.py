@@ -9,25 +9,35 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import PluginError
 from .frame import Page, ReadResult
 
+if TYPE_CHECKING:  # only for annotations: importing these at run time would pull in onnxruntime
+    from .inference import Runtime
+    from .uploader.bundle import Bundle, Receipt
+
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "PLUGIN_API_VERSION",
+    "REQUIRED_METHODS",
+    "api_check",
+    "missing_methods",
     "PluginManifest",
     "PluginContext",
     "Probe",
     "Reader",
     "AnalysisContext",
+    "ModelUse",
     "Analyzer",
     "Sink",
     "DiscoveredPlugin",
@@ -39,6 +49,17 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "nanoaid.plugins"
 PluginKind = Literal["reader", "analyzer", "sink"]
+#: The plugin contract this host implements, "major.minor". A minor step only adds (optional
+#: manifest fields, context methods); a major step may remove or change, and is refused.
+PLUGIN_API_VERSION = "1.0"
+#: What the host calls on each kind of plugin object; a plugin without one of these is disabled.
+REQUIRED_METHODS: dict[str, tuple[str, ...]] = {
+    "reader": ("sniff", "read"),
+    "analyzer": ("analyze",),
+    "sink": ("describe", "check", "put", "close"),
+}
+_SUFFIX = re.compile(r"^\.[a-z0-9]+$")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
 
 
 class PluginManifest(BaseModel):
@@ -60,6 +81,55 @@ class PluginManifest(BaseModel):
     )
     section: str | None = Field(None, description="Analyzers: the sidecar section they fill.")
     order: int = Field(100, description="Analyzers run in ascending order; readers break sniff ties by it.")
+    api_version: str = Field(
+        "1.0", pattern=r"^\d+\.\d+$",
+        description="The plugin contract (PLUGIN_API_VERSION) it was written for; another major is refused.",
+    )
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> PluginManifest:
+        """Each kind uses its own fields: catch a reader with a section or a sink without schemes early."""
+        if self.kind == "analyzer":  # without a section its result goes to extensions.<name>
+            if self.handles:
+                raise ValueError("an analyzer has no 'handles' (that is for readers and sinks)")
+            return self
+        if self.section is not None:
+            raise ValueError(f"a {self.kind} has no 'section' (only analyzers fill one)")
+        if self.kind == "reader":
+            bad = [h for h in self.handles if not _SUFFIX.match(h)]
+            if bad:
+                raise ValueError(f"reader 'handles' are lower-case file suffixes with a dot (e.g. '.tif'), not {bad}")
+        else:
+            if not self.handles:
+                raise ValueError("a sink must list the URL schemes it 'handles' (e.g. ['s3'])")
+            bad = [h for h in self.handles if not _SCHEME.match(h)]
+            if bad:
+                raise ValueError(f"sink 'handles' are lower-case URL schemes without '://' (e.g. 's3'), not {bad}")
+        return self
+
+
+def api_check(manifest: PluginManifest) -> tuple[str | None, str | None]:
+    """(error, warning) of a manifest's ``api_version`` against this host's :data:`PLUGIN_API_VERSION`.
+
+    Another major version is an error: the contract changed incompatibly. A newer minor is a
+    warning: the plugin may use additions this host lacks, so it loads but is flagged.
+    """
+    major, minor = (int(p) for p in manifest.api_version.split("."))
+    host_major, host_minor = (int(p) for p in PLUGIN_API_VERSION.split("."))
+    if major != host_major:
+        return (f"plugin {manifest.name!r} targets plugin API {manifest.api_version}, this nanoaid implements "
+                f"{PLUGIN_API_VERSION}: install a release of the plugin for API {host_major}.x, or a nanoaid "
+                f"that implements API {major}.x"), None
+    if minor > host_minor:
+        return None, (f"plugin {manifest.name!r} targets plugin API {manifest.api_version}, newer than this "
+                      f"nanoaid's {PLUGIN_API_VERSION}: it loads, but features it relies on may be missing; "
+                      "upgrade nanoaid")
+    return None, None
+
+
+def missing_methods(kind: str, obj: object) -> list[str]:
+    """The methods the host calls on a ``kind`` plugin that ``obj`` lacks."""
+    return [name for name in REQUIRED_METHODS[kind] if not callable(getattr(obj, name, None))]
 
 
 @dataclass(frozen=True)
@@ -69,7 +139,7 @@ class PluginContext:
     manifest: PluginManifest
     options: dict[str, Any] = field(default_factory=dict)
     models_dir: Path | None = None
-    runtime: Any = None  # nanoaid_daemon.inference.Runtime when models are in use
+    runtime: Runtime | None = None  # the host's shared models; None: Runtime.for_plugin() makes one
 
 
 class Probe:
@@ -123,6 +193,15 @@ class Reader(Protocol):
         """Read pixels and metadata, or raise ReaderError with a readable reason."""
 
 
+@dataclass(frozen=True)
+class ModelUse:
+    """One model an analyzer ran on a frame; the sidecar's provenance lists each."""
+
+    name: str
+    version: str
+    sha256: str
+
+
 @dataclass
 class AnalysisContext:
     """One frame on its way through the analyzers."""
@@ -132,10 +211,21 @@ class AnalysisContext:
     output_dir: Path
     preview_stem: str
     shared: dict[str, Any] = field(default_factory=dict)
+    models_used: list[ModelUse] = field(default_factory=list)
 
     @property
     def page(self) -> Page:
         return self.read.primary
+
+    def record_model(self, *, name: str, version: str, sha256: str) -> None:
+        """Say that a model shaped this frame's record; call it after every model run.
+
+        A FAIR record must name every model behind it, so the host lists these in
+        ``provenance.models`` and ``provenance.model_hashes``. Recording one model twice is harmless.
+        """
+        use = ModelUse(name=name, version=version, sha256=sha256)
+        if use not in self.models_used:
+            self.models_used.append(use)
 
 
 @runtime_checkable
@@ -146,8 +236,19 @@ class Analyzer(Protocol):
 
 @runtime_checkable
 class Sink(Protocol):
-    def put(self, bundle: Any) -> Any:
-        """Store one frame bundle idempotently; return where it went."""
+    """A repository the uploader puts frames into. Every method here is called by the uploader."""
+
+    def describe(self) -> str:
+        """One line naming the target, without secrets (shown by ``nanoaid upload status``)."""
+
+    def check(self) -> None:
+        """Raise SinkError unless the target is reachable and usable now (the uploader waits and retries)."""
+
+    def put(self, bundle: Bundle) -> Receipt:
+        """Store one frame bundle idempotently and verified; raise SinkError to have it retried."""
+
+    def close(self) -> None:
+        """Release connections; called once when the uploader stops."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +258,7 @@ class DiscoveredPlugin:
     entry_point: str
     manifest: PluginManifest | None
     error: str | None = None
+    warning: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -190,7 +292,10 @@ def discover(group: str = ENTRY_POINT_GROUP) -> list[DiscoveredPlugin]:
             found.append(DiscoveredPlugin(label, manifest, f"duplicate plugin name {manifest.name!r}"))
             continue
         seen.add(manifest.name)
-        found.append(DiscoveredPlugin(label, manifest))
+        error, warning = api_check(manifest)
+        if warning:
+            log.warning("%s", warning)
+        found.append(DiscoveredPlugin(label, manifest, error, warning))
     return sorted(found, key=lambda p: (p.manifest.name if p.manifest else p.entry_point))
 
 

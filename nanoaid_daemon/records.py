@@ -1,7 +1,7 @@
 """Turning a ReadResult into the sidecar's ``frame``, ``instrument`` and ``pages`` sections."""
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 
 from .frame import ReadResult
@@ -11,21 +11,30 @@ from .sidecar import FrameInfo, PageMetadata
 __all__ = ["instrument_zone", "localize", "frame_info", "page_sections", "relative_path"]
 
 
-def instrument_zone(name: str | None) -> tzinfo:
-    """The configured instrument time zone, else this host's local zone."""
+def instrument_zone(name: str | None) -> tzinfo | None:
+    """The configured instrument time zone; None means "this host's zone rules" (see ``localize``)."""
     if name:
         from zoneinfo import ZoneInfo
 
         return ZoneInfo(name)
-    return datetime.now().astimezone().tzinfo  # type: ignore[return-value]
+    return None
 
 
-def localize(instrument: Instrument, zone: tzinfo) -> Instrument:
-    """Attach the instrument's zone to a naive acquisition time (vendors store local time)."""
+def localize(instrument: Instrument, zone: tzinfo | None) -> Instrument:
+    """Attach the instrument's zone to a naive (local) acquisition time and say where it came from.
+
+    With no configured zone the host's own rules are applied *for that date* (so a summer frame gets
+    summer time), and the source says ``host``: a guess, named as one rather than hidden in an offset."""
     when = instrument.acquired_at
-    if when is None or when.tzinfo is not None:
+    if when is None:
         return instrument
-    return instrument.model_copy(update={"acquired_at": when.replace(tzinfo=zone)})
+    if when.tzinfo is not None:
+        source = instrument.acquired_at_zone_source or "file"
+        return instrument.model_copy(update={"acquired_at_zone_source": source})
+    if zone is None:
+        return instrument.model_copy(update={"acquired_at": when.astimezone(), "acquired_at_zone_source": "host"})
+    return instrument.model_copy(update={"acquired_at": when.replace(tzinfo=zone),
+                                         "acquired_at_zone_source": "instrument-setting"})
 
 
 def relative_path(path: Path, root: Path | None) -> str:
@@ -55,7 +64,7 @@ def frame_info(read: ReadResult, *, sha256: str, size_bytes: int, root: Path | N
     )
 
 
-def page_sections(read: ReadResult, zone: tzinfo) -> list[PageMetadata]:
+def page_sections(read: ReadResult, zone: tzinfo | None) -> list[PageMetadata]:
     if len(read.pages) < 2:
         return []
     return [PageMetadata(index=i, databar_rows=p.databar_rows, instrument=localize(p.instrument, zone))

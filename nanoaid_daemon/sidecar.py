@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .jsonld import sidecar_context
 from .metadata import Instrument
 
 __all__ = [
@@ -50,16 +51,6 @@ CLASSES: tuple[str, ...] = (
     "Tips",
 )
 
-JSONLD_CONTEXT: dict[str, Any] = {
-    "@vocab": "https://nanoaid.example.org/ns/sidecar#",
-    "schema": "https://schema.org/",
-    "id": "@id",
-    "created": "schema:dateCreated",
-    "license": "schema:license",
-    "name": "schema:name",
-    "sha256": "schema:sha256",
-    "media_type": "schema:encodingFormat",
-}
 
 
 def sidecar_name(frame_name: str) -> str:
@@ -144,7 +135,10 @@ class Software(_Section):
 class Provenance(_Section):
     software: Software
     config_hash: str = Field(description="SHA-256 of the effective configuration.")
-    model_hashes: dict[str, str] = Field(default_factory=dict)
+    model_hashes: dict[str, str] = Field(default_factory=dict, description="Model name to SHA-256, every model used.")
+    models: list[ModelRef] = Field(
+        default_factory=list, description="Every model that shaped this record (name, version, SHA-256), in use order."
+    )
     plugins: dict[str, str] = Field(default_factory=dict, description="Plugin name to version, those that ran.")
     timings_ms: dict[str, float] = Field(default_factory=dict, description="Wall time per pipeline step.")
 
@@ -173,7 +167,7 @@ class Sidecar(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    context: dict[str, Any] = Field(default_factory=lambda: dict(JSONLD_CONTEXT), alias="@context")
+    context: dict[str, Any] = Field(default_factory=sidecar_context, alias="@context")
     schema_version: Literal["nanoaid.sidecar/1"] = SCHEMA_VERSION
     id: str = Field(default_factory=lambda: uuid.uuid4().urn, pattern=r"^urn:uuid:[0-9a-f-]{36}$")
     version: int = Field(1, ge=1, description="Increases when the record is amended, e.g. by a correction.")

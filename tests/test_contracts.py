@@ -38,7 +38,7 @@ def _minimal_sidecar() -> Sidecar:
 
 def test_sidecar_json_is_jsonld_and_round_trips():
     doc = json.loads(_minimal_sidecar().to_json())
-    assert doc["@context"]["@vocab"].startswith("https://")
+    assert doc["@context"]["schema"] == "https://schema.org/" and "@vocab" not in doc["@context"]
     assert doc["schema_version"] == "nanoaid.sidecar/1"
     assert doc["id"].startswith("urn:uuid:")
     assert Sidecar.model_validate(doc).frame.sha256 == "0" * 64

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).resolve().parent.parent / "systemd" / "nanoaid.service"
+REPO = Path(__file__).resolve().parent.parent
+UNIT = REPO / "systemd" / "nanoaid.service"
 
 
 def _unit():
@@ -27,6 +28,28 @@ def test_unit_is_notify_type_with_watchdog_and_quick_stop():
     assert service["ExecReload"].endswith("-HUP $MAINPID")
     assert "LoadCredential" in service
     assert "run --watch" in service["ExecStart"] and "--state" in service["ExecStart"]
+
+
+def sem_pc_steps() -> list[str]:
+    """The command lines of the README's "Running it on an SEM PC" block, as a user copies them."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Running it on an SEM PC", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block, "README's SEM-PC section lost its command block"
+    return [line.strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_unit_runs_exactly_the_readme_sem_pc_command():
+    install, run = sem_pc_steps()
+    venv = re.search(r"python3 -m venv (\S+) ", install).group(1)
+    assert install.startswith(f"python3 -m venv {venv} && {venv}/bin/pip install ")
+    assert run.startswith(f"{venv}/bin/nanoaid run --watch ") and " --state " in run
+    assert _unit()["Service"]["ExecStart"] == run
+
+
+def test_a_configuration_error_is_not_restarted_in_a_loop():
+    service = _unit()["Service"]
+    assert service["Restart"] == "on-failure" and "2" in service["RestartPreventExitStatus"].split()
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")

@@ -93,13 +93,14 @@ def _pipeline(spec: WorkerSpec):
         if _loaded.get("key") == spec.key:
             return _loaded["pipeline"]
         _release()
-        from ..daemon import _default_runtime_factory
         from ..host import PluginHost
+        from ..inference import load_runtime
         from ..pipeline import Pipeline
 
         _restore_adaptive_malloc()
         settings = Settings.model_validate(spec.settings)
-        runtime = _default_runtime_factory(_with_threads(settings, spec.threads))
+        # A batch over an archive reports model errors per frame (the benchmarks run it model-less).
+        runtime = load_runtime(_with_threads(settings, spec.threads), require_models=False)
         host = PluginHost.load(settings, runtime=runtime)
         if not host.readers:
             if runtime is not None and hasattr(runtime, "close"):

@@ -43,8 +43,9 @@ def run_list(args) -> int:
     folder = _models_dir(args)
     cards = find_cards(folder)
     if not cards:
-        print(f"no model cards in {folder}")
+        print(f"no model cards in {folder} (set models.dir or NANOAID_MODELS__DIR)")
         return EXIT_FAIL
+    print(f"models in {folder}")
     status = EXIT_OK
     for card_path in cards:
         try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..cli import EXIT_FAIL, EXIT_OK, add_config_option, settings_from_args
 from ..errors import PluginError
-from ..plugins import PluginContext, discover, load_factory
+from ..plugins import PluginContext, discover, load_factory, missing_methods
 
 
 def register(sub) -> None:
@@ -27,6 +27,8 @@ def run_list(args) -> int:
             continue
         state = "BROKEN" if found.error else "disabled" if m.name in settings.plugins.disabled else "enabled"
         print(f"{state:<9} {m.kind:<8} {m.name:<20} {m.version:<8} {m.description}")
+        if found.error or found.warning:
+            print(f"          {found.error or 'warning: ' + str(found.warning)}")
     return EXIT_OK
 
 
@@ -38,10 +40,12 @@ def run_validate(args) -> int:
         print(f"{args.name}: no such plugin (see `nanoaid plugins list`)")
         return EXIT_FAIL
     found = matches[0]
-    if not found.ok:
+    manifest = found.manifest
+    if manifest is None or not found.ok:
         print(f"{args.name}: INVALID: {found.error}")
         return EXIT_FAIL
-    manifest = found.manifest
+    if found.warning:
+        print(f"{args.name}: warning: {found.warning}")
     try:
         obj = load_factory(manifest)(PluginContext(manifest, settings.plugins.options.get(manifest.name, {}),
                                                    settings.models.resolved_dir()))
@@ -51,10 +55,9 @@ def run_validate(args) -> int:
     except Exception as exc:
         print(f"{args.name}: INVALID: factory raised {type(exc).__name__}: {exc}")
         return EXIT_FAIL
-    needed = {"reader": ("sniff", "read"), "analyzer": ("analyze",), "sink": ("put",)}[manifest.kind]
-    missing = [m for m in needed if not callable(getattr(obj, m, None))]
+    missing = missing_methods(manifest.kind, obj)
     if missing:
-        print(f"{args.name}: INVALID: a {manifest.kind} needs {', '.join(missing)}()")
+        print(f"{args.name}: INVALID: a {manifest.kind} needs {', '.join(m + '()' for m in missing)}")
         return EXIT_FAIL
-    print(f"{args.name}: OK ({manifest.kind} {manifest.version})")
+    print(f"{args.name}: OK ({manifest.kind} {manifest.version}, plugin API {manifest.api_version})")
     return EXIT_OK

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 from ..cli import EXIT_FAIL, EXIT_OK, add_config_option, settings_from_args
-from ..daemon import _default_runtime_factory
 from ..errors import ReaderError
 from ..hashing import sha256_file
 from ..host import PluginHost
+from ..inference import load_runtime
 from ..pipeline import Pipeline
 
 
@@ -25,7 +25,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     settings = settings_from_args(args, **{"output.root": args.output})
-    runtime = _default_runtime_factory(settings)
+    runtime = load_runtime(settings)  # a missing models folder: exit 2 here, not `partial` sidecars
     try:
         host = PluginHost.load(settings, runtime=runtime)
         status = EXIT_OK
@@ -45,6 +45,5 @@ def run(args) -> int:
             doc = json.loads(outcome.sidecar.to_json())
             print(json.dumps(doc) if args.json else json.dumps(doc, indent=2))
     finally:
-        if runtime is not None and hasattr(runtime, "close"):
-            runtime.close()
+        runtime.close()
     return status

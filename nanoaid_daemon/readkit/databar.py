@@ -1,47 +1,76 @@
 """The databar: the strip of text SEMs burn in below the image, and how to cut it off.
 
 Vendors that declare the image height (FEI ``ResolutionY``, TESCAN ``ImageStripSize``, Hitachi
-``DataSize``…) are trusted; for an image with no metadata the band is detected from the pixels:
-bottom rows that are nearly all one background value with a few glyph values on it, sharply
-different from the noisy image rows above.
+``DataSize``…) are trusted; otherwise the band is found from the pixels. A databar is a flat band —
+most of every row is one exact grey level, the bar's background, which noisy image rows never
+are — carrying high-contrast, text-like marks (glyphs, boxes, a scale bar) and blank margins. The
+band is followed upwards from the bottom row while rows are mostly background, or are ruled lines
+in another level; a few rows dense with ink, a logo or a picture inside the bar are bridged. Where
+the rows stop being background is where the bar begins. Tall bars (a hundred rows and more, many
+text lines, anti-aliased fonts with dozens of grey levels) are found whole: nothing here counts
+grey levels. A vendor's own declaration, where one exists but is known to be unreliable, only
+confirms: within ``CONFIRM_ROWS`` of the pixels' answer it wins, otherwise the pixels do.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 from ..frame import Page
 from ..metadata import Instrument
 
-__all__ = ["detect_databar", "databar_from_height", "make_page"]
+__all__ = ["detect_databar", "databar_from_height", "make_page", "CONFIRM_ROWS"]
 
-_MAX_DISTINCT = 32  # a text row holds background, glyph colour and some anti-aliasing
-_MIN_DOMINANT = 0.5  # ... and is mostly background
-_MAX_GAP = 2  # rows of a logo or picture inside the bar that do not look like text
-
-
-def _row_stats(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: (bar-like, dominant value, number of distinct values), computed for all rows at once."""
-    count, width = rows.shape
-    if rows.dtype == np.uint8:  # one 2-D histogram instead of a sort per row
-        hist = np.bincount((rows + (np.arange(count, dtype=np.int64) * 256)[:, None]).ravel(),
-                           minlength=count * 256).reshape(count, 256)
-        distinct, mode, top = (hist > 0).sum(1), hist.argmax(1).astype(np.float64), hist.max(1)
-    else:
-        ordered = np.sort(rows, axis=1)
-        change = ordered[:, 1:] != ordered[:, :-1]
-        distinct = change.sum(1) + 1
-        mode, top = np.zeros(count), np.zeros(count, dtype=np.int64)
-        for i in np.flatnonzero(distinct <= _MAX_DISTINCT):  # only candidate rows need the exact mode
-            values, counts = np.unique(rows[i], return_counts=True)
-            mode[i], top[i] = values[counts.argmax()], counts.max()
-    bar_like = (distinct <= _MAX_DISTINCT) & (top >= _MIN_DOMINANT * width)
-    return bar_like, mode, distinct
+_BACKGROUND_SHARE = 0.3  # a bar row is at least this much background (text rarely inks more)
+_RULE_SHARE = 0.9  # a ruled line: one level (not the background) across the row
+_BLANK_SHARE = 0.97  # a margin row: background but for a box outline or two
+_MAX_GAP = 3  # rows inside the bar that are neither (dense ink, a logo, a picture)
+_MAX_RULES = 3  # consecutive ruled rows in another level before it is image, not bar
+CONFIRM_ROWS = 3
 
 
-def detect_databar(pixels: np.ndarray, *, max_fraction: float = 0.4, min_rows: int = 8) -> int:
+def _background(rows: np.ndarray) -> float:
+    """The bar's background: the commonest value of the bottom rows."""
+    values, counts = np.unique(rows[-6:], return_counts=True)
+    return values[counts.argmax()]
+
+
+def _mode_share(row: np.ndarray) -> float:
+    return float(np.unique(row, return_counts=True)[1].max()) / row.size
+
+
+def _band(rows_up: np.ndarray, share: np.ndarray) -> int:
+    """Rows, counted from the bottom, up to the highest row that still belongs to the bar."""
+    band = gap = rules = 0
+    for i in range(len(share)):
+        if share[i] >= _BACKGROUND_SHARE:
+            band, gap, rules = i + 1, 0, 0
+        elif _mode_share(rows_up[i]) >= _RULE_SHARE and rules < _MAX_RULES:
+            band, gap, rules = i + 1, 0, rules + 1
+        else:
+            gap += 1
+            if gap > _MAX_GAP:
+                break
+    return band
+
+
+def _text_like(band_rows: np.ndarray, share: np.ndarray, background: float, contrast: float) -> bool:
+    """Inked rows with marks far from the background, and blank margins: text, not a flat image region."""
+    inked = int(np.sum(share < 0.995))
+    blank = int(np.sum(share >= _BLANK_SHARE))
+    marks = band_rows[band_rows != background].astype(np.float64)
+    if inked < max(2, len(share) // 10) or blank < 2 or marks.size == 0:
+        return False
+    return float(np.median(np.abs(marks - float(background)))) >= 0.25 * contrast
+
+
+def detect_databar(pixels: np.ndarray, *, max_fraction: float = 0.4, min_rows: int = 8,
+                   declared: int | None = None) -> int:
     """Height of a burned-in databar at the bottom of ``pixels`` (2-D), or 0 when there is none.
 
-    An image that is uniform all the way up (blank, saturated) has no detectable bar: 0.
+    ``declared``: a vendor's own (unreliable) bar height, taken when the pixels agree within
+    ``CONFIRM_ROWS``. An image that is uniform all the way up (blank, saturated) has no bar: 0.
     """
     if pixels.ndim != 2:
         return 0
@@ -49,33 +78,22 @@ def detect_databar(pixels: np.ndarray, *, max_fraction: float = 0.4, min_rows: i
     if height < 4 * min_rows or width < 32:
         return 0
     limit = int(height * max_fraction)
-    band, gap, text_rows, modes = 0, 0, 0, []
-    for start in range(0, limit + 1, 64):  # bottom-up, a chunk of rows at a time
-        stop = min(start + 64, limit + 1)
-        bar_like, mode, distinct = _row_stats(pixels[height - stop: height - start][::-1])
-        for i in range(stop - start):
-            if bar_like[i]:
-                band, gap = start + i + 1, 0
-                text_rows += int(distinct[i] > 1)
-                modes.append(float(mode[i]))
-            else:
-                gap += 1
-                if gap > _MAX_GAP:
-                    break
-        if gap > _MAX_GAP:
-            break
+    rows_up = pixels[height - limit:][::-1]
+    background = _background(pixels[height - 6:])
+    share = (rows_up == background).mean(axis=1)
+    band = _band(rows_up, share)
     if band < min_rows or band >= limit:
         return 0
-    background_share = max(modes.count(m) for m in set(modes)) / len(modes)
-    if text_rows < max(2, band // 10) or background_share < 0.6:
+    contrast = float(pixels.max()) - float(pixels.min())
+    if not _text_like(rows_up[:band], share[:band], background, contrast):
         return 0
-    above = pixels[max(height - band - 8, 0): height - band]
-    if int(_row_stats(above)[0].sum()) > 2:
-        return 0
+    if declared is not None and abs(declared - band) <= CONFIRM_ROWS and declared >= min_rows:
+        return declared
     return band
 
 
-def databar_from_height(stored_rows: int, image_rows: int | None, warn=None, source: str = "") -> int | None:
+def databar_from_height(stored_rows: int, image_rows: int | None, warn: Callable[[str], None] | None = None,
+                        source: str = "") -> int | None:
     """Rows below a declared image height; None when the declaration is missing or impossible."""
     if image_rows is None or image_rows <= 0:
         return None

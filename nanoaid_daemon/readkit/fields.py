@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -110,24 +110,34 @@ class MetadataBuilder:
         return True
 
     def when(self, moment: datetime | None) -> None:
+        """A parsed moment; one that carries an offset is recorded as zoned by the file."""
         if moment is not None and "acquired_at" not in self.values:
             self.values["acquired_at"] = moment
+            if moment.tzinfo is not None:
+                self.values["acquired_at_zone_source"] = "file"
 
-    def date_time(self, date: str | None, time: str | None, formats: tuple[str, ...], source: str) -> bool:
-        """Acquisition time from separate date and time strings in one of ``formats``."""
+    def date_time(self, date: str | None, time: str | None, formats: tuple[str, ...], source: str,
+                  *, utc: bool = False) -> bool:
+        """Acquisition time from separate date and time strings in one of ``formats``.
+
+        ``utc``: the vendor stores UTC without a zone (the time gets +00:00, source ``vendor-utc``);
+        otherwise the time is local and stays naive until the host attaches the instrument's zone."""
         if "acquired_at" in self.values or not date:
             return False
         moment = parse_datetime(date, time, formats)
         if moment is None:
             self.warn(f"{source}: date/time {date!r} {time or ''!r} not understood; acquired_at left out")
             return False
-        self.values["acquired_at"] = moment
+        self.values["acquired_at"] = moment.replace(tzinfo=timezone.utc) if utc else moment
+        if utc:
+            self.values["acquired_at_zone_source"] = "vendor-utc"
         return True
 
     def build(self, vendor_raw: dict[str, Any], *, width_px: int | None = None) -> Instrument:
         """The Instrument; HFW is derived from pixel size × width when the vendor gave none."""
         v = dict(self.values)
-        fields: dict[str, Any] = {k: v.pop(k) for k in list(v) if k in _TEXT_FIELDS or k == "acquired_at"}
+        fields: dict[str, Any] = {k: v.pop(k) for k in list(v)
+                                  if k in _TEXT_FIELDS or k in ("acquired_at", "acquired_at_zone_source")}
         px, py = v.pop("pixel_size.x", None), v.pop("pixel_size.y", None)
         if px is not None or py is not None:
             fields["pixel_size"] = {"x": {"value": px if px is not None else py},

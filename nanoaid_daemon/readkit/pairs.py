@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ReaderError
-from ..frame import ReadResult
+from ..frame import BY_HOST, ReadResult
 from ..metadata import Instrument
 from .databar import databar_from_height, detect_databar, make_page
 from .fields import MetadataBuilder
@@ -23,7 +23,6 @@ __all__ = ["SidecarImageReader"]
 class SidecarImageReader:
     """Base class: subclasses say how to recognise, parse and map their sidecar."""
 
-    name = "sidecar"
     vendor = ""
     suffix = ".txt"
     score = 95
@@ -56,7 +55,7 @@ class SidecarImageReader:
             loaded = load_image(path)
             header = self._header(path, MetadataBuilder(path, warnings=warnings))
             pages = [self._page(data, header, path, warnings) for data in loaded.pages]
-        return ReadResult(path, self.name, loaded.media_type, str(pages[0].pixels.dtype), pages, warnings)
+        return ReadResult(path, BY_HOST, loaded.media_type, str(pages[0].pixels.dtype), pages, warnings)
 
     def _header(self, path: Path, note: MetadataBuilder) -> Any:
         sidecar = find_sibling(path, self.suffix)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SinkError
+from ..plugins import Sink
 from .backoff import Backoff
 from .bundle import Bundle, BundleError, Receipt, assemble_bundle
 from .progress import Progress, QueueItem
@@ -59,7 +60,7 @@ class _Fault:
 
 
 class Uploader:
-    def __init__(self, state_dir: Path, sink: Any, *, sink_name: str = "", backoff: Backoff | None = None,
+    def __init__(self, state_dir: Path, sink: Sink, *, sink_name: str = "", backoff: Backoff | None = None,
                  catalogue: bool = True, fault: str | None = None, clock: Callable[[], float] = time.time):
         self.state_dir = Path(state_dir)
         self.sink = sink
@@ -74,24 +75,19 @@ class Uploader:
             self.catalogue = Catalogue(self.state_dir / CATALOGUE_FILE)
         self._fault = _Fault(fault)
         self.wake = threading.Event()
-        describe = getattr(sink, "describe", None)
-        self.progress.set_meta(sink=describe() if callable(describe) else self.sink_name)
+        self.progress.set_meta(sink=sink.describe())
 
     def close(self) -> None:
         self.progress.close()
         if self.catalogue is not None:
             self.catalogue.close()
-        closer = getattr(self.sink, "close", None)
-        if callable(closer):
-            closer()
+        self.sink.close()
 
     # -- one step -----------------------------------------------------------------------------
     def check_sink(self) -> str | None:
         """Ask the sink whether it is reachable now; the error text, or None when it is."""
-        check = getattr(self.sink, "check", None)
         try:
-            if callable(check):
-                check()
+            self.sink.check()
         except SinkError as exc:
             log.warning("repository not ready: %s", exc)
             self.progress.note_error(str(exc))

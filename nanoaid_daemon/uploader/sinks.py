@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 from ..config import Settings
 from ..errors import ConfigError, PluginError
-from ..plugins import DiscoveredPlugin, PluginContext, PluginManifest, discover, load_factory
+from ..plugins import DiscoveredPlugin, PluginContext, PluginManifest, Sink, discover, load_factory, missing_methods
+from .bundle import Bundle, Receipt
 
 __all__ = ["pop_secret", "sink_for", "build_sink", "redact", "Unconfigured"]
 
@@ -45,8 +46,12 @@ class Unconfigured:
     def check(self) -> None:
         raise ConfigError(f"sink {self.name!r} has no target: {self.hint}")
 
-    def put(self, bundle: Any) -> Any:
+    def put(self, bundle: Bundle) -> Receipt:
         self.check()
+        raise AssertionError("unreachable: check() raised")
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def redact(url: str) -> str:
@@ -60,18 +65,18 @@ def redact(url: str) -> str:
 
 def sink_for(scheme: str, discovered: list[DiscoveredPlugin]) -> PluginManifest:
     """The sink plugin that handles a URL scheme, or ConfigError listing what is installed."""
-    sinks = [d for d in discovered if d.manifest is not None and d.manifest.kind == "sink"]
-    for found in sinks:
-        if scheme in found.manifest.handles:
+    sinks = [(d, d.manifest) for d in discovered if d.manifest is not None and d.manifest.kind == "sink"]
+    for found, manifest in sinks:
+        if scheme in manifest.handles:
             if not found.ok:
-                raise ConfigError(f"sink plugin {found.manifest.name!r} for {scheme}:// is broken: {found.error}")
-            return found.manifest
-    known = ", ".join(f"{d.manifest.name} ({'/'.join(d.manifest.handles)})" for d in sinks) or "none"
+                raise ConfigError(f"sink plugin {manifest.name!r} for {scheme}:// is broken: {found.error}")
+            return manifest
+    known = ", ".join(f"{m.name} ({'/'.join(m.handles)})" for _, m in sinks) or "none"
     raise ConfigError(f"no sink plugin handles {scheme}:// URLs; installed sinks: {known}")
 
 
 def build_sink(target: str, settings: Settings, *, archive: bool = False, create: bool = True,
-               discovered: list[DiscoveredPlugin] | None = None) -> tuple[PluginManifest, Any]:
+               discovered: list[DiscoveredPlugin] | None = None) -> tuple[PluginManifest, Sink]:
     """Instantiate the sink for ``--archive ROOT`` (``archive=True``) or ``--sink URL``."""
     discovered = discover() if discovered is None else discovered
     scheme = "file" if archive or "://" not in target else urlsplit(target).scheme.lower()
@@ -89,6 +94,8 @@ def build_sink(target: str, settings: Settings, *, archive: bool = False, create
         raise
     except Exception as exc:
         raise PluginError(f"sink plugin {manifest.name!r} failed to start: {type(exc).__name__}: {exc}") from exc
-    if not callable(getattr(sink, "put", None)):
-        raise PluginError(f"sink plugin {manifest.name!r} has no put()")
+    missing = missing_methods("sink", sink)
+    if missing:
+        raise PluginError(f"sink plugin {manifest.name!r} lacks {', '.join(m + '()' for m in missing)} that the "
+                          f"uploader calls (plugin API {manifest.api_version}; see docs/daemon.md, 'Plugins')")
     return manifest, sink

@@ -10,7 +10,8 @@ from nanoaid_daemon.inference import CLASSIFIER_KEY
 from nanoaid_daemon.plugins import AnalysisContext, PluginContext
 from nanoaid_daemon.sidecar import Alignment, Histogram
 
-from .tensor import GRADIENT_KERNEL, measure
+from .gradients import DESCRIPTION, GradientKind
+from .tensor import measure
 
 __all__ = ["AlignmentOptions", "AlignmentAnalyzer", "create"]
 
@@ -20,9 +21,13 @@ class AlignmentOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    gradient: GradientKind = Field(
+        "spline", description="Gradient kernel: 'spline' (OrientationJ's cubic B-spline, its default), "
+        "'finite-difference' (OrientationJ's other option) or 'scharr' (this project's kernel before 1.1).")
     sigma_px: float = Field(2.0, ge=0.5, le=64, description="Standard deviation of the Gaussian local window, pixels.")
     bin_width_deg: float = Field(5.0, gt=0, le=90, description="Orientation histogram bin width; must divide 180.")
-    aligned_within_deg: float = Field(15.0, gt=0, le=90, description="Aligned fraction: energy within ± this of the dominant orientation.")
+    aligned_within_deg: float = Field(
+        15.0, gt=0, le=90, description="Aligned fraction: energy within ± this of the dominant orientation.")
     meaningful_for: list[str] = Field(
         default_factory=lambda: ["Nanowires", "Fibres"], description="Labels for which alignment is flagged meaningful."
     )
@@ -57,8 +62,10 @@ class AlignmentAnalyzer:
             "window": "gaussian",
             "sigma_px": o.sigma_px,
             "block_px": block_px,
-            "gradient": GRADIENT_KERNEL,
-            "coherency": "global: sqrt((Jyy-Jxx)^2+4Jxy^2)/(Jxx+Jyy) of the image-wide tensor (energy-weighted)",
+            "gradient": o.gradient,
+            "gradient_kernel": DESCRIPTION[o.gradient],
+            "coherency": "global (OrientationJ Dominant Direction): sqrt((Jyy-Jxx)^2+4Jxy^2)/(Jxx+Jyy) of the "
+                         "tensor averaged over the interior pixels (one-pixel border left out)",
             "orientation": "0 deg = image x-axis, counter-clockwise as displayed, range [-90, 90)",
             "histogram": "local orientations weighted by local energy (tensor trace)",
             "aligned_within_deg": o.aligned_within_deg,
@@ -70,7 +77,7 @@ class AlignmentAnalyzer:
 
     def analyze(self, ctx: AnalysisContext) -> Alignment:
         o = self.options
-        result = measure(ctx.page.pixels, o.sigma_px, o.bin_width_deg, o.aligned_within_deg)
+        result = measure(ctx.page.pixels, o.sigma_px, o.bin_width_deg, o.aligned_within_deg, o.gradient)
         classified = ctx.shared.get(CLASSIFIER_KEY)
         learned = None if classified is None else round(float(classified.align_prob), 6)
         meaningful = True if classified is None else classified.label in o.meaningful_for

@@ -6,6 +6,7 @@ __all__ = ["MANIFEST"]
 MANIFEST = PluginManifest(
     name="classify",
     kind="analyzer",
+    api_version="1.0",
     version="1.0.0",
     description="NFFA class scores, label and accepted/review/unknown decision from the ONNX classifier.",
     factory="nanoaid_plugins.analyzer_classify._api:create",

@@ -55,6 +55,7 @@ class Classifier:
         views, how = plan_views(ctx.page.pixels, self.options.views, self.options.tile_min_side_px)
         prepared = [model.prepare(view) for view in views]
         out = model.infer(np.stack([tensor for tensor, _ in prepared]), OUTPUTS)
+        ctx.record_model(name=model.card.name, version=model.card.version, sha256=model.card.sha256)
         classes = _classes(model, out["probs"].shape[1])
         probs = out["probs"].astype(np.float64).mean(axis=0)
         scores = rounded_scores(probs, classes)

@@ -99,7 +99,7 @@ class PreviewAnalyzer:
         small = shrink(pixels, self.options.max_side_px)  # the one resample of the full frame
         bounds = contrast(small)
         grey = grey_thumbnail(small, bounds)
-        lens = self._lens(model, small, bounds, pixels, grey) if model is not None else None
+        lens = self._lens(ctx, model, small, bounds, grey) if model is not None else None
         written: list[Preview] = []
         if "thumbnail" in kinds:
             written.append(self._photo(ctx, "thumbnail", grey))
@@ -123,7 +123,7 @@ class PreviewAnalyzer:
                              f"{model.name} has {len(names)} encoder outputs (enc1..enc{len(names)})")
         return [names[d - 1] for d in self.options.lens_depths]
 
-    def _lens(self, model: Model, small: np.ndarray, bounds: tuple[float, float], pixels: np.ndarray,
+    def _lens(self, ctx: AnalysisContext, model: Model, small: np.ndarray, bounds: tuple[float, float],
               grey: np.ndarray) -> np.ndarray:
         """The frame beside the autoencoder's most active channels at each chosen depth.
 
@@ -133,9 +133,10 @@ class PreviewAnalyzer:
         tensor = lens_input(small, bounds, spec) if small.shape[0] >= spec.height and small.shape[1] >= spec.width \
             else None
         if tensor is None:
-            tensor, _ = model.prepare(pixels)
+            tensor, _ = model.prepare(ctx.page.pixels)
         names = self._depths(model)
         out = self._encoder.infer(model, tensor, names)
+        ctx.record_model(name=model.card.name, version=model.card.version, sha256=model.card.sha256)
         rows = []
         for name in names:
             act = out[name][0]

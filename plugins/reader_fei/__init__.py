@@ -6,6 +6,7 @@ __all__ = ["MANIFEST"]
 MANIFEST = PluginManifest(
     name="fei",
     kind="reader",
+    api_version="1.0",
     version="1.0.0",
     description="Thermo Fisher / FEI TIFF (INI tag 34682, XML tag 34683): SI units, databar from ResolutionY.",
     factory="nanoaid_plugins.reader_fei._api:create",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nanoaid_daemon.errors import ReaderError
-from nanoaid_daemon.frame import ReadResult
+from nanoaid_daemon.frame import BY_HOST, ReadResult
 from nanoaid_daemon.plugins import PluginContext, Probe
 from nanoaid_daemon.readkit import (
     MetadataBuilder,
@@ -37,7 +37,6 @@ def create(ctx: PluginContext) -> FeiReader:
 
 
 class FeiReader:
-    name = "fei"
 
     def sniff(self, probe: Probe) -> int:
         return 100 if probe_has_tag(probe, *INI_TAGS, XML_TAG) else 0
@@ -53,7 +52,7 @@ class FeiReader:
                 pages.append(self._page(header, page_grey(page, path, index), path, warnings))
         if not pages:
             raise ReaderError("TIFF contains no images", path=path, code="corrupt")
-        return ReadResult(path, self.name, "image/tiff", str(pages[0].pixels.dtype), pages, warnings)
+        return ReadResult(path, BY_HOST, "image/tiff", str(pages[0].pixels.dtype), pages, warnings)
 
     def _header(self, tif, page, path: Path, warnings: list[str]) -> FeiHeader:
         ini_bytes = next((b for b in (tag_bytes(tif, page, t, path) for t in INI_TAGS) if b), None)
@@ -75,6 +74,12 @@ class FeiReader:
         instrument = fei_instrument(header, builder, width)
         rows, source = image_rows(header, builder)
         databar = databar_from_height(height, rows, builder.warn, source)
-        if databar is None:
-            databar = detect_databar(data)
+        if databar is None:  # no usable ResolutionY: the pixels, confirmed by DatabarHeight where it agrees
+            databar = detect_databar(data, declared=_declared_bar(header))
         return make_page(data, databar, instrument)
+
+
+def _declared_bar(header: FeiHeader) -> int | None:
+    """``[PrivateFei] DatabarHeight``: often 0 or empty where a bar exists, so it only confirms."""
+    raw = (header.i("PrivateFei", "DatabarHeight") or "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nanoaid_daemon.errors import ReaderError
-from nanoaid_daemon.frame import ReadResult
+from nanoaid_daemon.frame import BY_HOST, ReadResult
 from nanoaid_daemon.plugins import PluginContext, Probe
 from nanoaid_daemon.readkit import (
     MetadataBuilder,
@@ -37,7 +37,6 @@ def create(ctx: PluginContext) -> GenericReader:
 
 
 class GenericReader:
-    name = "generic"
 
     def sniff(self, probe: Probe) -> int:
         try:
@@ -63,7 +62,7 @@ class GenericReader:
             else:
                 data = read_pillow(path)
                 pages = [make_page(data, detect_databar(data), MetadataBuilder(path).build({}))]
-        return ReadResult(path, self.name, media_type_for(path, head), str(pages[0].pixels.dtype), pages, warnings)
+        return ReadResult(path, BY_HOST, media_type_for(path, head), str(pages[0].pixels.dtype), pages, warnings)
 
     def _tiff_pages(self, path: Path, warnings: list[str]) -> list:
         pages = []

@@ -6,6 +6,7 @@ __all__ = ["MANIFEST"]
 MANIFEST = PluginManifest(
     name="hitachi",
     kind="reader",
+    api_version="1.0",
     version="1.0.0",
     description="Hitachi image + [SemImageFile] .txt sidecar paired by file stem; databar below DataSize.",
     factory="nanoaid_plugins.reader_hitachi._api:create",

@@ -17,7 +17,6 @@ def create(ctx: PluginContext) -> HitachiReader:
 class HitachiReader(SidecarImageReader):
     """Pairs by file stem: the sidecar's ``ImageName`` may name a file since renamed."""
 
-    name = "hitachi"
     vendor = "Hitachi"
 
     def matches(self, text: str) -> bool:

@@ -15,7 +15,6 @@ def create(ctx: PluginContext) -> JeolReader:
 
 
 class JeolReader(SidecarImageReader):
-    name = "jeol"
     vendor = "JEOL"
 
     def matches(self, text: str) -> bool:

@@ -6,6 +6,7 @@ __all__ = ["MANIFEST"]
 MANIFEST = PluginManifest(
     name="tescan",
     kind="reader",
+    api_version="1.0",
     version="1.0.0",
     description="TESCAN TIFF (tag 50431 blocks) or any image with a TESCAN .hdr sidecar; info strip as databar.",
     factory="nanoaid_plugins.reader_tescan._api:create",

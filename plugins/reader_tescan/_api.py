@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nanoaid_daemon.errors import ReaderError
-from nanoaid_daemon.frame import ReadResult
+from nanoaid_daemon.frame import BY_HOST, ReadResult
 from nanoaid_daemon.plugins import PluginContext, Probe
 from nanoaid_daemon.readkit import (
     MetadataBuilder,
@@ -42,7 +42,6 @@ def _hdr_looks_right(path: Path | None) -> bool:
 
 
 class TescanReader:
-    name = "tescan"
 
     def sniff(self, probe: Probe) -> int:
         try:
@@ -64,7 +63,7 @@ class TescanReader:
             if not sections:
                 note.warn("no TESCAN metadata found (tag 50431 and .hdr sidecar missing or empty)")
             pages = [self._page(data, sections, path, warnings) for data in frames]
-        return ReadResult(path, self.name, media_type, str(pages[0].pixels.dtype), pages, warnings)
+        return ReadResult(path, BY_HOST, media_type, str(pages[0].pixels.dtype), pages, warnings)
 
     def _pixels_and_tag(self, path: Path, note: MetadataBuilder):
         if image_kind(read_head(path)) != "tiff":

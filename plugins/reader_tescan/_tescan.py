@@ -87,7 +87,9 @@ def tescan_instrument(s: dict[str, dict[str, str]], b: MetadataBuilder, width: i
     b.text("operator", m("FullUserName"))
     b.text("detector", e("Detector"))
     b.text("detector", e("Detector0"))
-    b.date_time(m("Date"), m("Time"), _DATES, "[MAIN] Date/Time")
+    # TESCAN's header time is UTC (the TIFF DateTime, written by the PC's local clock, differs from it
+    # by the zone's whole hours), so it is marked as UTC here, not left for the local zone.
+    b.date_time(m("Date"), m("Time"), _DATES, "[MAIN] Date/Time", utc=True)
     b.quantity("magnification", m("Magnification"), "", "[MAIN] Magnification")
     b.quantity("pixel_size.x", m("PixelSizeX"), "m", "[MAIN] PixelSizeX")
     b.quantity("pixel_size.y", m("PixelSizeY"), "m", "[MAIN] PixelSizeY")

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from nanoaid_daemon.errors import ReaderError
-from nanoaid_daemon.frame import ReadResult
+from nanoaid_daemon.frame import BY_HOST, ReadResult
 from nanoaid_daemon.metadata import Instrument
 from nanoaid_daemon.plugins import PluginContext, Probe
 from nanoaid_daemon.readkit import (
@@ -26,6 +26,7 @@ from nanoaid_daemon.readkit import (
 )
 
 from ._cz_sem import CzSem, parse_cz_sem
+from ._orion import ORION_XML_TAG, image_height, is_orion, orion_instrument, parse_image_tags
 
 __all__ = ["create", "ZeissReader", "zeiss_instrument", "CZ_SEM_TAG"]
 
@@ -43,10 +44,11 @@ def create(ctx: PluginContext) -> ZeissReader:
 
 
 class ZeissReader:
-    name = "zeiss"
 
     def sniff(self, probe: Probe) -> int:
-        return 100 if probe_has_tag(probe, CZ_SEM_TAG) else 0
+        if probe_has_tag(probe, CZ_SEM_TAG):
+            return 100
+        return 60 if probe_has_tag(probe, ORION_XML_TAG) else 0  # ORION XML alone: a private tag, less sure
 
     def read(self, path: Path) -> ReadResult:
         path = Path(path)
@@ -56,13 +58,17 @@ class ZeissReader:
             pages = [self._page(tif, page, index, path, warnings) for index, page in frame_pages(tif, path)]
         if not pages:
             raise ReaderError("TIFF contains no images", path=path, code="corrupt")
-        return ReadResult(path, self.name, "image/tiff", str(pages[0].pixels.dtype), pages, warnings)
+        return ReadResult(path, BY_HOST, "image/tiff", str(pages[0].pixels.dtype), pages, warnings)
 
     def _page(self, tif, page, index: int, path: Path, warnings: list[str]):
         data = page_grey(page, path, index)
         raw = tag_bytes(tif, page, CZ_SEM_TAG, path)
         header = parse_cz_sem(decode_text(raw)) if raw else CzSem()
         builder = MetadataBuilder(path, VENDOR, warnings)
+        xml = tag_bytes(tif, page, ORION_XML_TAG, path)
+        tags = parse_image_tags(decode_text(xml)) if xml else None
+        if is_orion(header, tags):
+            return self._orion_page(data, header, tags, builder)
         if header.empty:
             builder.warn(f"page {index}: the SmartSEM header (tag {CZ_SEM_TAG}) is missing or empty; "
                          "no instrument metadata for this page")
@@ -73,6 +79,14 @@ class ZeissReader:
         # scan; the header does not say which, so an undeclared zone is found from the pixels.
         databar = _databar(header, height, width, builder) or detect_databar(data)
         return make_page(data, databar, instrument)
+
+
+    def _orion_page(self, data, header: CzSem, tags, builder: MetadataBuilder):
+        """Helium-ion frame: the XML's ImageHeight declares the image rows; else the pixels decide."""
+        height, width = data.shape
+        instrument = orion_instrument(tags, header, builder, width)
+        databar = databar_from_height(height, image_height(tags), builder.warn, "XML ImageHeight")
+        return make_page(data, detect_databar(data) if databar is None else databar, instrument)
 
 
 def zeiss_instrument(header: CzSem, b: MetadataBuilder, width: int) -> Instrument:

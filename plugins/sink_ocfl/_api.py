@@ -90,6 +90,9 @@ class OcflSink:
     def describe(self) -> str:
         return f"OCFL storage root {self.root}"
 
+    def close(self) -> None:
+        """Nothing to release: every call opens and closes what it uses."""
+
     # -- storage root -------------------------------------------------------------------------
     def check(self) -> None:
         """Raise SinkError unless the storage root is there (made on first use when allowed)."""

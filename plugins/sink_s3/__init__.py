@@ -6,6 +6,7 @@ __all__ = ["MANIFEST"]
 MANIFEST = PluginManifest(
     name="s3",
     kind="sink",
+    api_version="1.0",
     version="1.0.0",
     description="S3-compatible object storage (boto3; install the 'upload' extra); OCFL objects under a prefix.",
     factory="nanoaid_plugins.sink_s3._api:create",

@@ -146,6 +146,12 @@ class S3Sink:
     def describe(self) -> str:
         return f"S3 {self.storage.location('')} at {self.endpoint}"
 
+    def close(self) -> None:
+        """Release the client's pooled connections."""
+        closer = getattr(self.storage.client, "close", None)
+        if callable(closer):
+            closer()
+
     def check(self) -> None:
         with self._errors("checking the bucket"):
             self.storage.read(ROOT_NAMASTE[0])  # a GET: its errors carry a reason, a HEAD's do not

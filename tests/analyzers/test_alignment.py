@@ -40,7 +40,7 @@ def test_dominant_orientation_is_within_two_degrees_of_the_truth(analyzer, tmp_p
 def test_coherency_falls_monotonically_as_the_spread_widens(analyzer, tmp_path):
     spreads = [0.0, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, None]
     values = [analyze(analyzer, wire_field(theta_deg=35.0, spread_deg=s), tmp_path).coherency for s in spreads]
-    assert all(a > b for a, b in zip(values, values[1:])), values
+    assert all(a > b for a, b in zip(values, values[1:], strict=False)), values
 
 
 @pytest.mark.parametrize("image", [grating(theta_deg=20.0), wire_field(theta_deg=-45.0, spread_deg=0.0)],
@@ -75,16 +75,17 @@ def test_orientation_convention_is_x_axis_zero_counter_clockwise_as_displayed(an
 
 
 @pytest.mark.parametrize("spread", [0.0, 10.0, 20.0, 45.0, None])
-def test_structure_tensor_agrees_with_scikit_image(spread):
+def test_smoothed_gradient_tensor_agrees_with_scikit_image(spread):
+    """scikit-image differentiates with Sobel, a smoothed kernel like Scharr (not OrientationJ's spline)."""
     image = wire_field(theta_deg=35.0, spread_deg=spread, seed=5).astype(np.float64)
     arr, arc, acc = structure_tensor(image, sigma=2.0, mode="reflect", order="rc")  # rows = y, cols = x
     jyy, jxy, jxx = arr.sum(), arc.sum(), acc.sum()
     reference = np.hypot(jyy - jxx, 2 * jxy) / (jxx + jyy)
-    assert measure(image, sigma=2.0).coherency == pytest.approx(reference, abs=0.02)
+    assert measure(image, sigma=2.0, gradient="scharr").coherency == pytest.approx(reference, abs=0.02)
     # The local window (block average + narrowed Gaussian) against scikit-image's plain Gaussian.
-    gx, gy = gradients(((image - image.min()) / np.ptp(image)).astype(np.float32))
+    gx, gy = gradients(((image - image.min()) / np.ptp(image)).astype(np.float32), "scharr")
     local, block = local_tensor(np.stack([gx * gx, gx * gy, gy * gy]), 2.0)
-    assert block == 2
+    assert block == 4
     mine = np.hypot(local[2] - local[0], 2 * local[1]).sum() / (local[0] + local[2]).sum()
     theirs = np.hypot(arr - acc, 2 * arc).sum() / (arr + acc).sum()
     assert mine == pytest.approx(theirs, abs=0.02)
@@ -115,8 +116,22 @@ def test_flat_frame_gives_zeros_and_says_why(analyzer, tmp_path):
 
 def test_method_records_window_and_gradient_kernel(tmp_path):
     section = analyze(make_plugin(MANIFEST, None, sigma_px=4.0), grating(), tmp_path)
-    assert section.method["sigma_px"] == 4.0 and section.method["block_px"] == 4
-    assert section.method["gradient"].startswith("scharr3x3")
+    assert section.method["sigma_px"] == 4.0 and section.method["block_px"] == 8
+    assert section.method["gradient"] == "spline"
+    assert section.method["gradient_kernel"].startswith("cubic B-spline")
+
+
+def test_gradient_option_is_recorded_and_changes_the_kernel(tmp_path):
+    field = wire_field((256, 256), theta_deg=30.0, spread_deg=5.0, n_wires=200, width_px=1.0)
+    scharr = analyze(make_plugin(MANIFEST, None, gradient="scharr"), field, tmp_path)
+    spline = analyze(make_plugin(MANIFEST, None), field, tmp_path)
+    assert scharr.method["gradient"] == "scharr" and scharr.method["gradient_kernel"].startswith("scharr3x3")
+    assert scharr.coherency > spline.coherency
+
+
+def test_unknown_gradient_is_refused_naming_the_option():
+    with pytest.raises(ConfigError, match="gradient"):
+        make_plugin(MANIFEST, None, gradient="sobel")
 
 
 def test_learned_score_and_meaningful_flag_come_from_the_classifier(runtime, analyzer, tmp_path):

@@ -4,7 +4,9 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+import numpy as np
 import pytest
+from databar_frames import tall_bar, texture
 from reader_synth import FEI_INI_TAG, ascii_tag, fei_ini, sem_image, write_fei, write_tiff
 
 SECTIONS = {
@@ -112,3 +114,14 @@ def test_empty_fei_tag_keeps_pixels_and_says_so(host, tmp_path):
     assert result.reader == "fei" and result.primary.pixels.shape == (96, 128)
     assert any("empty" in w for w in result.warnings)
     assert not math.isnan(result.primary.pixels.mean())
+
+
+@pytest.mark.parametrize("declared,expected", [("62", 62), ("0", 60), ("", 60), ("12", 60)])
+def test_without_resolution_y_the_pixels_find_the_bar_and_databar_height_only_confirms(
+        host, tmp_path, declared, expected):
+    """DatabarHeight is 0, empty or wrong on real files: it wins only within 3 rows of the pixels."""
+    rng = np.random.default_rng(3)
+    image = texture(384, 512, rng, dark=True)
+    image[-60:] = tall_bar(60, 512, rng)
+    sections = {**SECTIONS, "Image": {"ResolutionX": "512"}, "PrivateFei": {"DatabarHeight": declared}}
+    assert host.read(write_fei(tmp_path / "f.tif", fei_ini(**sections), image=image)).primary.databar_rows == expected

@@ -1,7 +1,7 @@
 """Every real instrument file in shared/data/real-sem gives the values its EXPECTED.md lists."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +60,7 @@ CASES = {
          "pixel_size.y.value": 1.5625, "dwell_time.value": 10.0, "detector": "E-T",
          "chamber_pressure.value": 0.00061496, "stage.x.value": 4.07293, "stage.y.value": 16.073298,
          "stage.z.value": 6.311907, "stage.rotation.value": 30.0, "stage.tilt.value": 0.0,
-         "acquired_at": datetime(2025, 12, 3, 17, 19, 26)}),
+         "acquired_at": datetime(2025, 12, 3, 17, 19, 26, tzinfo=timezone.utc)}),  # header time is UTC
     "rosettasciio/test_loading_image_saved_with_imageJ.tif": (
         dict(reader="generic", dtype="float32", stored=(68, 68), databar=0),
         {"pixel_size.x.value": 1e3 / 5.928571, "pixel_size.y.value": 1e3 / 5.928571}),
@@ -155,3 +155,12 @@ def test_zeiss_multipage_pages_have_their_own_metadata(host, zeiss_multipage):
         assert inst.pixel_size.x.value == pytest.approx(2.465245e-08 * 1024 / 2048 * 1e9, rel=REL)
     for page in result.pages:
         assert (page.stored_height_px, page.stored_width_px) == (1536, 2048)
+
+
+def test_navcam_pixel_size_x_is_along_the_width_and_y_along_the_height_not_swapped(host, real_sem):
+    """[IRBeam] HFW = 0.202732 m over ResolutionX = 768; VFW = 0.135155 m over ResolutionY = 512.
+
+    The two differ in the seventh digit, so a swap shows: x must be 263,973.958 nm, y 263,974.609 nm."""
+    inst = host.read(real_sem / "rosettasciio/FEI-Helios-navcam.tif").primary.instrument
+    assert inst.pixel_size.x.value == pytest.approx(0.202732 / 768 * 1e9, rel=1e-9)
+    assert inst.pixel_size.y.value == pytest.approx(0.135155 / 512 * 1e9, rel=1e-9)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import struct
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 import tifffile
@@ -39,7 +39,7 @@ def test_tescan_tiff_without_hdr_is_read_from_the_block_container(host, tmp_path
     assert inst.dwell_time.value == pytest.approx(32.0) and inst.magnification == 25000.0
     assert inst.pixel_size.x.value == pytest.approx(5.0) and inst.emission_current.value == pytest.approx(180.0)
     assert inst.stage.tilt.value == -5.0 and inst.stage.rotation.value == 45.0
-    assert inst.acquired_at == datetime(2024, 1, 31, 8, 15)
+    assert inst.acquired_at == datetime(2024, 1, 31, 8, 15, tzinfo=timezone.utc)
 
 
 def test_real_tescan_values_are_the_same_without_its_hdr(host, real_sem, tmp_path):
@@ -66,7 +66,7 @@ def test_tiff_datetime_tag_is_not_the_acquisition_time(host, tmp_path):
     blob = tescan_blocks(SECTIONS)
     tifffile.imwrite(path, sem_image(), datetime="1999:01:01 00:00:00", metadata=None,
                      extratags=[(TESCAN_TAG, "B", len(blob), blob, True)])
-    assert host.read(path).primary.instrument.acquired_at == datetime(2024, 1, 31, 8, 15)
+    assert host.read(path).primary.instrument.acquired_at == datetime(2024, 1, 31, 8, 15, tzinfo=timezone.utc)
 
 
 def test_broken_block_container_falls_back_to_the_hdr_with_a_warning(host, tmp_path):

@@ -137,11 +137,20 @@ def test_a_sink_that_raises_anything_is_retried_not_fatal(tmp_path):
             self.calls = 0
             self.inner = OcflSink(tmp_path / "archive")
 
+        def describe(self):
+            return "flaky " + self.inner.describe()
+
+        def check(self):
+            self.inner.check()
+
         def put(self, bundle):
             self.calls += 1
             if self.calls == 1:
                 raise KeyError("plugin bug")
             return self.inner.put(bundle)
+
+        def close(self):
+            self.inner.close()
 
     log = EventLog(tmp_path / "events.jsonl")
     log.frames(tmp_path / "watch", 2)
