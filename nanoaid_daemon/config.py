@@ -109,6 +109,13 @@ class ModelSettings(_Section):
         return self.dir or default_models_dir()
 
 
+class AdaptationSettings(_Section):
+    enabled: bool = Field(True, description="Re-fit the classifier head from operator corrections while running.")
+    batch_s: float = Field(2.0, ge=0, description="Re-fit once corrections have been quiet this long.")
+    max_wait_s: float = Field(8.0, gt=0, description="... but never later than this after the first unfitted one.")
+    poll_s: float = Field(0.5, gt=0, description="How often the journal and current.json are checked.")
+
+
 class PluginSettings(_Section):
     disabled: list[str] = Field(default_factory=list, description="Plugin names not to load.")
     options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per-plugin options by name.")
@@ -128,6 +135,7 @@ class Settings(BaseSettings):
     bus: BusSettings = Field(default_factory=BusSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
+    adaptation: AdaptationSettings = Field(default_factory=AdaptationSettings)
     plugins: PluginSettings = Field(default_factory=PluginSettings)
 
     @field_validator("timezone")

@@ -83,6 +83,7 @@ class Daemon:
         self.journal: Journal | None = None
         self.bus = None
         self.runtime = None
+        self.adaptation: Any = None
         self.pipeline: Pipeline | None = None
         self.watcher: Watcher | None = None
         self.observer_kind = "none"
@@ -97,6 +98,7 @@ class Daemon:
             if self.bus is not None:
                 self.bus.start()
             self._load_plugins()
+            self._start_adaptation()
             self._sweep_temp_files()
             self._emit(Event(type="daemon.started"))
             resumed = self._resume()
@@ -116,6 +118,17 @@ class Daemon:
         if not host.readers:
             raise ConfigError("no reader plugin is available; see `nanoaid plugins list`")
         self.pipeline = Pipeline(self.settings, host, root=self.root)
+
+    def _start_adaptation(self) -> None:
+        """Serve the adapted classifier in the state folder, and re-fit it from corrections."""
+        if not self.settings.adaptation.enabled or self.runtime is None or self.pipeline is None:
+            return
+        from .adaptation.service import AdaptationService
+
+        host = self.pipeline.host
+        self.adaptation = AdaptationService(self.settings, self.journal, self.runtime, state_dir=self.state_dir,
+                                            read_pixels=lambda path: host.read(path).primary.pixels, emit=self._emit)
+        self.adaptation.start()
 
     def _sweep_temp_files(self) -> None:
         roots = {self.root}
@@ -186,6 +199,9 @@ class Daemon:
 
     def _teardown(self, *, in_use: bool = False) -> None:
         """Release sockets, sessions and the journal; ``in_use``: a worker may still touch the last two."""
+        if self.adaptation is not None:
+            self.adaptation.stop()
+            self.adaptation = None
         if self.bus is not None:
             self.bus.stop()
             self.bus = None
@@ -208,7 +224,10 @@ class Daemon:
             fresh = self._reload_settings()
             fresh.watch.root, fresh.state_dir = self.settings.watch.root, self.settings.state_dir
             self.settings = fresh
+            if self.adaptation is not None:
+                self.adaptation.stop()
             self._load_plugins()
+            self._start_adaptation()
             log.info("configuration and plugins reloaded")
         except NanoaidError as exc:
             log.error("reload failed, keeping the previous configuration: %s", exc)

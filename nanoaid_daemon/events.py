@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["EVENT_SCHEMA_VERSION", "EVENT_TYPES", "EventType", "Summary", "Event"]
+__all__ = ["EVENT_SCHEMA_VERSION", "EVENT_TYPES", "EventType", "Summary", "AdaptedModel", "Event"]
 
 EVENT_SCHEMA_VERSION = "nanoaid.event/1"
 
@@ -21,6 +21,7 @@ EventType = Literal[
     "frame.failed",
     "frame.rejected",
     "label.corrected",
+    "model.adapted",
     "daemon.heartbeat",
     "daemon.started",
     "daemon.stopping",
@@ -42,6 +43,21 @@ class Summary(BaseModel):
     previous_label: str | None = None
 
 
+class AdaptedModel(BaseModel):
+    """``model.adapted``: which classifier later frames name, and its cross-validated figures."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    name: str
+    version: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    base_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    support: dict[str, int] = Field(default_factory=dict, description="Labelled frames per class.")
+    metrics: dict[str, float | int | None] = Field(default_factory=dict, description="Cross-validated on the support.")
+    reason: str | None = Field(
+        None, description="'corrections', 'seed' (nanoaid models adapt --into-state) or 'rollback'."
+    )
+
+
 class Event(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -55,6 +71,7 @@ class Event(BaseModel):
     frame_path: str | None = Field(None, description="Absolute path of the frame file.")
     sidecar_path: str | None = Field(None, description="Absolute path of the sidecar file.")
     summary: Summary | None = None
+    model: AdaptedModel | None = Field(None, description="model.adapted: the classifier now in use.")
 
     @property
     def topic(self) -> bytes:

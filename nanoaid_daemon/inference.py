@@ -235,6 +235,20 @@ class Runtime:
             self._failures.pop(name, None)
             return self._models[name]
 
+    def load_file(self, card_path: Path) -> Model:
+        """A model from any card path, loaded and warmed up but not cached (see :meth:`install`)."""
+        return self._load(Path(card_path))
+
+    def install(self, name: str, model: Model | None) -> None:
+        """Serve ``model`` to every later ``model(name)`` call (an adapted classifier), or with
+        ``None`` go back to the card in the models folder. Frames in flight keep the one they hold."""
+        with self._lock:
+            if model is None:
+                self._models.pop(name, None)
+            else:
+                self._models[name] = model
+            self._failures.pop(name, None)
+
     def _load(self, card_path: Path) -> Model:
         card, path = verify_model(card_path)
         _check_card(card, card_path)

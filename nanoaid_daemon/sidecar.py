@@ -98,6 +98,13 @@ class Classification(_Section):
     )
     thresholds: Thresholds
     views: str = Field("full", description="How the frame was viewed, e.g. 'full' or 'centre+4tiles'.")
+    ood_score: float | None = Field(
+        None, ge=0, description="Distance to the frames the model was adapted on (≈1 for frames like them)."
+    )
+    ood_threshold: float | None = Field(None, ge=0, description="Above this the frame is unfamiliar: never accepted.")
+    prediction_set: list[str] | None = Field(
+        None, description="Conformal prediction set: holds the true class for ≥ 90 % of frames like the support."
+    )
 
 
 class Histogram(_Section):

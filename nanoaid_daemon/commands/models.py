@@ -1,4 +1,4 @@
-"""``nanoaid models list|verify|eval``: what is in the models folder, is it intact, how good is it."""
+"""``nanoaid models list|verify|eval|eval-devset``: what is in the models folder, is it intact, how good is it."""
 from __future__ import annotations
 
 import sys
@@ -35,8 +35,24 @@ def register(sub) -> None:
     e.add_argument("--review", type=float, help="override the card's review threshold (0.35)")
     e.add_argument("--threads", type=int, default=2)
     e.add_argument("--models-dir", type=Path)
+    e.add_argument("--few-shot", metavar="K", help="adapt on K frames per class (e.g. 5 or 1,3,5,10), score the rest")
+    e.add_argument("--repeats", type=int, default=5, help="few-shot draws per K (default 5)")
+    e.add_argument("--groups", type=Path, metavar="FILE", help="few-shot: CSV image,source for leave-source-out")
+    e.add_argument("--json", action="store_true", help="few-shot: print the report as JSON")
     add_config_option(e)
     e.set_defaults(func=run_eval)
+    g = msub.add_parser("eval-devset", help="evaluate on the development set (or any folder + groups.csv), by source")
+    g.add_argument("model", metavar="MODEL", help="model name in the models folder, a .card.json or an .onnx path")
+    g.add_argument("data", type=Path, metavar="DATA", help="folder written by datasets/devset/rebuild.py")
+    g.add_argument("--groups", type=Path, help="file,source CSV (default DATA/groups.csv)")
+    g.add_argument("--out", type=Path, help="where eval.json, confusion.png, predictions.jsonl go")
+    g.add_argument("--threads", type=int, default=2)
+    g.add_argument("--models-dir", type=Path)
+    add_config_option(g)
+    g.set_defaults(func=run_eval_devset)
+    from .adapt import register_adapt
+
+    register_adapt(msub)
 
 
 def run_list(args) -> int:
@@ -92,6 +108,10 @@ def _check_outputs(card, model_path: Path) -> None:
 
 
 def run_eval(args) -> int:
+    if args.few_shot:
+        from .adapt import run_few_shot
+
+        return run_few_shot(args, _models_dir(args))
     from ..evaluation.report import evaluate_folder, resolve_model, summary_lines
 
     card, model_path, card_path = resolve_model(args.model, _models_dir(args))
@@ -101,4 +121,25 @@ def run_eval(args) -> int:
     for line in summary_lines(report):
         print(line)
     print(f"wrote {out / 'eval.json'}, {out / 'confusion.png'}, {out / 'reliability.png'}")
+    return EXIT_OK
+
+
+def run_eval_devset(args) -> int:
+    from ..evaluation.grouped import evaluate_grouped
+    from ..evaluation.report import resolve_model, summary_lines
+
+    card, model_path, _ = resolve_model(args.model, _models_dir(args))
+    out = args.out or Path(f"eval-devset-{card.name}")
+    report = evaluate_grouped(card, model_path, args.data, args.groups or args.data / "groups.csv", out,
+                              threads=args.threads)
+    for line in summary_lines(report):
+        print(line)
+    grouped = report["by_source"]
+    print(f"{'source':<40} {'n':>4} {'accuracy':>9} {'top-2':>7} {'accepted':>9}")
+    for name, row in grouped["sources"].items():
+        acc = "n/a" if row["accepted_fraction"] is None else f"{100 * row['accepted_fraction']:.0f} %"
+        print(f"{name:<40} {row['n']:>4} {100 * row['accuracy']:>8.1f}% {100 * row['top2_accuracy']:>6.1f}% {acc:>9}")
+    mean = grouped["mean_source_accuracy"]
+    print(f"mean accuracy over sources: {'n/a' if mean is None else f'{100 * mean:.1f} %'}")
+    print(f"wrote {out / 'eval.json'}, {out / 'confusion.png'}, {out / 'predictions.jsonl'}")
     return EXIT_OK

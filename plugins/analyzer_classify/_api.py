@@ -12,7 +12,7 @@ from nanoaid_daemon.inference import CLASSIFIER_KEY, ClassifierOutput, Model, Ru
 from nanoaid_daemon.plugins import AnalysisContext, PluginContext
 from nanoaid_daemon.sidecar import CLASSES, Classification, ModelRef, Thresholds
 
-from .decision import decide, plan_views, rounded_scores
+from .decision import decide, decide_calibrated, plan_views, rounded_scores
 
 __all__ = ["ClassifyOptions", "Classifier", "create"]
 
@@ -30,6 +30,10 @@ class ClassifyOptions(BaseModel):
         "auto", description="'full': the whole frame only; 'tiles': plus its four quadrants; 'auto': tiles on large frames."
     )
     tile_min_side_px: int = Field(1536, ge=16, description="'auto' adds quadrant views when the shorter side reaches this.")
+    accept_unvouched: bool = Field(
+        False, description="Let a model without a vouching calibration (out-of-distribution gate and conformal sets, "
+        "as `nanoaid models adapt` writes) accept by the paper's rule alone; set it only for a model trained on this "
+        "facility's own real frames.")
 
 
 def create(ctx: PluginContext) -> Classifier:
@@ -54,12 +58,24 @@ class Classifier:
         accept, review = self.runtime.thresholds(model.card)
         views, how = plan_views(ctx.page.pixels, self.options.views, self.options.tile_min_side_px)
         prepared = [model.prepare(view) for view in views]
-        out = model.infer(np.stack([tensor for tensor, _ in prepared]), OUTPUTS)
+        trust = model.card.calibration if "ood_score" in model.output_names else {}
+        wanted = OUTPUTS + ("ood_score",) if trust else OUTPUTS
+        out = model.infer(np.stack([tensor for tensor, _ in prepared]), wanted)
         ctx.record_model(name=model.card.name, version=model.card.version, sha256=model.card.sha256)
         classes = _classes(model, out["probs"].shape[1])
         probs = out["probs"].astype(np.float64).mean(axis=0)
         scores = rounded_scores(probs, classes)
-        label, score, decision, suggestions = decide(scores, accept, review)
+        extra: dict = {}
+        if trust and "conformal" in trust and "ood" in trust:
+            ood = round(float(out["ood_score"].astype(np.float64).mean()), 4)
+            counts = model.card.training.get("support", {}).get("counts", {})
+            label, score, decision, suggestions, pset = decide_calibrated(scores, accept, review, ood, trust, counts)
+            limit = float(trust["ood"]["threshold"])
+            extra = {"ood_score": ood, "ood_threshold": round(limit, 4), "prediction_set": pset}
+        else:
+            label, score, decision, suggestions = decide(scores, accept, review)
+            if decision == "accepted" and not self.options.accept_unvouched:
+                decision, suggestions = "review", _top_two(scores)
         align = float(np.clip(out["align_prob"].astype(np.float64).mean(), 0.0, 1.0))
         ctx.shared[CLASSIFIER_KEY] = ClassifierOutput(
             model=model.name, classes=classes, probs=probs, align_prob=align, label=label,
@@ -68,8 +84,13 @@ class Classifier:
         return Classification(
             model=ModelRef(name=model.card.name, version=model.card.version, sha256=model.card.sha256),
             scores=scores, label=label, score=score, decision=decision, suggestions=suggestions,
-            thresholds=Thresholds(accept=accept, review=review), views=how,
+            thresholds=Thresholds(accept=accept, review=review), views=how, **extra,
         )
+
+
+def _top_two(scores: dict[str, float]) -> list[str]:
+    """An unvouched model's confident answer is offered first, never applied: the operator confirms."""
+    return [name for name, _ in sorted(scores.items(), key=lambda item: -item[1])[:2]]
 
 
 def _classes(model: Model, n_scores: int) -> tuple[str, ...]:

@@ -11,7 +11,8 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["SCORE_DECIMALS", "rounded_scores", "decide", "plan_views"]
+__all__ = ["SCORE_DECIMALS", "rounded_scores", "decide", "decide_trusted", "decide_calibrated", "prediction_set",
+           "plan_views"]
 
 SCORE_DECIMALS = 6
 Decision = Literal["accepted", "review", "unknown"]
@@ -37,6 +38,55 @@ def decide(scores: dict[str, float], accept: float, review: float) -> tuple[str,
     if top >= review:
         return label, top, "review", [name for name, _ in ranked[:2]]
     return label, top, "unknown", []
+
+
+def prediction_set(scores: dict[str, float], qhat: float) -> list[str]:
+    """Conformal (LAC) set: every class scoring at least 1 − qhat, best first; never empty."""
+    ranked = sorted(scores.items(), key=lambda item: -item[1])
+    return [name for name, p in ranked if p >= 1.0 - qhat] or [ranked[0][0]]
+
+
+def decide_trusted(scores: dict[str, float], accept: float, review: float, qhat: float, ood: float,
+                   ood_threshold: float) -> tuple[str, float, Decision, list[str], list[str]]:
+    """The paper's decision, made safe by an adapted model's calibration.
+
+    *accepted* needs all three: top score ≥ ``accept``, a familiar frame (``ood`` ≤ threshold) and a
+    prediction set of one class. Otherwise the frame goes to review with the prediction set offered
+    (at least the top two), or to unknown when the top score is below ``review`` and the set is wide.
+    """
+    label, top, decision, _ = decide(scores, accept, review)
+    pset = prediction_set(scores, qhat)
+    ranked = [name for name, _ in sorted(scores.items(), key=lambda item: -item[1])]
+    offered = pset if len(pset) >= 2 else ranked[:2]
+    if decision == "accepted" and ood <= ood_threshold and len(pset) == 1:
+        return label, top, "accepted", [], pset
+    if decision == "unknown" and len(pset) > 3:
+        return label, top, "unknown", [], pset
+    return label, top, "review", offered, pset
+
+
+def decide_calibrated(scores: dict[str, float], accept: float, review: float, ood: float, calibration: dict,
+                      support_counts: dict[str, int]) -> tuple[str, float, Decision, list[str], list[str]]:
+    """:func:`decide_trusted` with an adapted model card's calibration.
+
+    The accept gate is the paper's threshold or the card's ``accept_gate`` (raised until
+    cross-validated accepts were precise enough), whichever is higher; a class with fewer than
+    ``min_support`` support frames is never accepted; a frame in review is offered the set
+    calibrated on review frames (``qhat_review``).
+    """
+    conformal = calibration["conformal"]
+    qhat = float(conformal["qhat"])
+    gate = max(accept, float(calibration.get("accept_gate", accept)))
+    limit = float(calibration["ood"]["threshold"])
+    label, top, decision, _, pset = decide_trusted(scores, gate, review, qhat, ood, limit)
+    if decision == "accepted" and support_counts.get(label, 0) < int(calibration.get("min_support", 2)):
+        decision = "review"
+    if decision == "accepted":
+        return label, top, decision, [], pset
+    pset = prediction_set(scores, float(conformal.get("qhat_review", qhat)))
+    ranked = [name for name, _ in sorted(scores.items(), key=lambda item: -item[1])]
+    suggestions = [] if decision == "unknown" else (pset if len(pset) >= 2 else ranked[:2])
+    return label, top, decision, suggestions, pset
 
 
 def _tiles(pixels: np.ndarray) -> list[np.ndarray]:

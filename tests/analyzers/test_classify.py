@@ -50,7 +50,7 @@ def constant_classifier(folder, top: float):
 
 @pytest.mark.parametrize("top,decision", [(0.8, "accepted"), (0.35, "review"), (0.349999, "unknown")])
 def test_float32_model_scores_on_a_threshold_decide_as_the_sidecar_shows_them(tmp_path, top, decision):
-    classifier = make_plugin(MANIFEST, constant_classifier(tmp_path, top))
+    classifier = make_plugin(MANIFEST, constant_classifier(tmp_path, top), accept_unvouched=True)
     section = classifier.analyze(frame_context(bright_object(), tmp_path))
     assert section.score == top  # float32 0.35 is 0.34999999; the stored score is 0.35
     assert section.decision == decision
@@ -71,9 +71,33 @@ def test_section_has_all_ten_scores_the_model_identity_and_thresholds(runtime, t
 
 def test_configured_thresholds_override_the_card(models_dir, tmp_path):
     rt = Runtime(models_dir, providers=["CPUExecutionProvider"], accept_threshold=0.3, review_threshold=0.1)
-    section = make_plugin(MANIFEST, rt).analyze(frame_context(bright_object(), tmp_path))
+    section = make_plugin(MANIFEST, rt, accept_unvouched=True).analyze(frame_context(bright_object(), tmp_path))
     assert section.decision == "accepted"
     assert (section.thresholds.accept, section.thresholds.review) == (0.3, 0.1)
+
+
+def test_a_model_that_cannot_vouch_offers_its_confident_answer_for_review_never_applies_it(tmp_path):
+    section = make_plugin(MANIFEST, constant_classifier(tmp_path, 0.95)).analyze(frame_context(bright_object(), tmp_path))
+    assert (section.label, section.decision) == ("Biological", "review")
+    assert section.suggestions[0] == "Biological" and len(section.suggestions) == 2
+    assert (section.thresholds.accept, section.thresholds.review) == (0.8, 0.35)  # the paper's rule, as recorded
+
+
+def test_the_shipped_prior_never_auto_accepts_even_the_frames_it_is_sure_of(tmp_path):
+    """The shipped model has seen only synthetic frames; it has no calibration that vouches for a label."""
+    from nanoaid_daemon.config import default_models_dir
+    from nanoaid_daemon.synth import render
+
+    runtime = Runtime(default_models_dir(), providers=["CPUExecutionProvider"])
+    plugin = make_plugin(MANIFEST, runtime)
+    sure = []
+    for seed in range(12):
+        frame = render("Nanowires", seed, size=(384, 512))
+        section = plugin.analyze(frame_context(frame.pixels, tmp_path))
+        if section.score >= section.thresholds.accept:
+            sure.append(section)
+    assert sure, "the shipped model was sure of none of its own training kind of frame"
+    assert all(s.decision == "review" and s.suggestions[0] == s.label for s in sure)
 
 
 def test_section_validates_against_the_checked_in_sidecar_schema(runtime, tmp_path):

@@ -1,0 +1,83 @@
+"""Evaluation by source: how a classifier does on each lab's frames, not only on the pooled set.
+
+A model shipped from synthetic frames has seen none of the development set's sources, so every
+source is already "left out"; the figure that matters is the per-source and per-class breakdown
+(a pooled accuracy can hide one lab carrying the rest). A ``groups.csv`` (``file,source``, as
+written by ``datasets/devset/rebuild.py``) maps each image of a labelled folder to its source.
+Kept apart from ``report`` so that other evaluation options can grow there independently.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..modelcard import ModelCard
+from .folders import scan_labelled
+from .metrics import classification_report
+from .plots import confusion_png
+from .report import Session, predict
+
+__all__ = ["read_groups", "by_source", "evaluate_grouped"]
+
+
+def read_groups(path: Path, data: Path) -> dict[Path, str]:
+    """``file,source`` rows (file relative to ``data``) → {resolved path: source}."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"groups file {path} does not exist; it maps each image (file,source) to its source")
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or not {"file", "source"} <= set(reader.fieldnames):
+            raise ConfigError(f"{path}: needs the columns file,source")
+        return {(Path(data) / row["file"]).resolve(): row["source"] for row in reader}
+
+
+def by_source(probs: np.ndarray, labels: np.ndarray, sources: list[str], classes: list[str],
+              accept: float, review: float) -> dict:
+    """Per-source accuracy, top-2 and accepted share, and their unweighted mean over sources."""
+    rows = {}
+    for name in sorted(set(sources)):
+        mask = np.array([s == name for s in sources])
+        rep = classification_report(probs[mask], labels[mask], classes, accept=accept, review=review)
+        rows[name] = {"n": rep["n"], "accuracy": rep["accuracy"], "top2_accuracy": rep["top2_accuracy"],
+                      "accepted_fraction": rep["operating"]["accepted_fraction"],
+                      "accepted_accuracy": rep["operating"]["accepted_accuracy"],
+                      "classes": sorted({classes[int(v)] for v in labels[mask]})}
+    accs = [r["accuracy"] for r in rows.values() if r["accuracy"] is not None]
+    return {"sources": rows, "mean_source_accuracy": float(np.mean(accs)) if accs else None}
+
+
+def evaluate_grouped(card: ModelCard, model_path: Path, data: Path, groups: Path, out_dir: Path | None, *,
+                     threads: int = 2) -> dict:
+    """The usual report over every image of ``data`` plus the per-source breakdown."""
+    items = scan_labelled(data)
+    mapping = read_groups(groups, data)
+    unmapped = [str(it.path) for it in items if it.path.resolve() not in mapping]
+    if unmapped:
+        raise ConfigError(f"{groups}: no source for {len(unmapped)} image(s), e.g. {unmapped[0]}; "
+                          "add a file,source row for each")
+    probs, _ = predict(Session(model_path, card.input, threads), items)
+    labels = np.array([it.label for it in items])
+    sources = [mapping[it.path.resolve()] for it in items]
+    accept = card.thresholds.get("accept", 0.8)
+    review = card.thresholds.get("review", 0.35)
+    report = classification_report(probs, labels, card.classes, accept=accept, review=review)
+    report["by_source"] = by_source(probs, labels, sources, list(card.classes), accept, review)
+    report.update({"model": {"name": card.name, "version": card.version, "sha256": card.sha256},
+                   "data": str(data), "split": "all"})
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        (out / "confusion.png").write_bytes(confusion_png(report["confusion_matrix"], card.classes,
+                                                          f"{card.name} on {Path(data).name}, by source"))
+        with open(out / "predictions.jsonl", "w", encoding="utf-8") as fh:
+            for item, p, src in zip(items, probs, sources, strict=True):
+                fh.write(json.dumps({"file": str(item.path), "source": src, "label": card.classes[item.label],
+                                     "predicted": card.classes[int(np.argmax(p))],
+                                     "score": round(float(np.max(p)), 5)}) + "\n")
+    return report
