@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Analyzer cost per frame and backlog throughput (prints figures; asserts nothing).
 
-    .venv/bin/python benchmarks/bench_analyzers.py [--repeat 30] [--frames 200] [--models DIR]
+    .venv/bin/python benchmarks/bench_analyzers.py [--repeat 30] [--frames 200] [--models DIR] [--json PATH] [--quick]
 
 1. Per-analyzer and total median wall time and CPU time (all threads of the process) for one
    1024×768 frame, at the default CPU budget (``pipeline.cpu_budget`` unset: all cores but one)
@@ -9,6 +9,8 @@
 2. Frames per second on a 200-frame backlog, worker threads sharing one runtime so classifier and
    autoencoder requests are batched. Goal: ≥ 10 frames/s.
 3. The ratio to Modarres et al. (2017): 150,000 images in 150 core-hours = 3.6 core-seconds each.
+4. What stacking frames into one classifier call would save: CPU ms per row at 1, 2, 4 and 8 rows
+   per session call (rounds alternate the sizes, medians over rounds), at each thread count.
 
 Uses the shipped models in ``models/`` when both cards are there, otherwise stand-ins of the same
 contract and cost (EfficientNet-lite0 at 224, a 4-level conv autoencoder at 256; random weights).
@@ -17,6 +19,7 @@ The execution providers are the configured defaults: CUDA first where a GPU is p
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import statistics
@@ -25,6 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +77,7 @@ def context(pixels: np.ndarray, folder: Path, name: str) -> AnalysisContext:
     return AnalysisContext(frame_id="0" * 64, read=read, output_dir=folder, preview_stem=name)
 
 
-def analyzers(runtime: Runtime) -> list[tuple[str, object]]:
+def analyzers(runtime: Runtime) -> list[tuple[str, Any]]:
     return [(m.name, load_factory(m)(PluginContext(m, {}, runtime.models_dir, runtime)))
             for m in (CLASSIFY, ALIGNMENT, PREVIEWS)]
 
@@ -129,6 +133,24 @@ def backlog(runtime: Runtime, pixels: np.ndarray, folder: Path, frames: int,
     return frames / wall, cpu / frames * 1e3, (model.stats.rows - rows0) / runs
 
 
+def rows_per_call(runtime: Runtime, pixels: np.ndarray, rounds: int) -> dict[int, float]:
+    """Median CPU ms per row of one classifier session call stacking 1, 2, 4 or 8 frames' inputs."""
+    model = runtime.model("nffa-classifier")
+    tensor, _ = model.prepare(pixels)
+    sizes = (1, 2, 4, 8)
+    batches = {n: np.ascontiguousarray(np.broadcast_to(tensor, (n, *tensor.shape))) for n in sizes}
+    samples: dict[int, list[float]] = {n: [] for n in sizes}
+    for r in range(rounds + 1):
+        for n in sizes if r % 2 else sizes[::-1]:  # alternate the order: drifting load hits all alike
+            calls = 8 // n
+            c0 = time.process_time()
+            for _ in range(calls):
+                model.infer(batches[n], ("probs", "align_prob", "cams"))
+            if r:  # round 0 warms each shape
+                samples[n].append((time.process_time() - c0) * 1e3 / (calls * n))
+    return {n: statistics.median(v) for n, v in samples.items()}
+
+
 def report(threads: int, label: str, medians: dict[str, tuple[float, float]]) -> None:
     print(f"\nper frame, {label} ({threads} intra-op thread{'s' if threads > 1 else ''}), median:")
     print(f"  {'analyzer':<12}{'wall ms':>10}{'CPU ms':>10}")
@@ -144,13 +166,19 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--models", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here as JSON")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 5 repeats, 20 frames")
     args = parser.parse_args()
+    if args.quick:
+        args.repeat, args.frames = 5, 20
     logging.basicConfig(level=logging.WARNING)
     default_threads = Settings().pipeline.workers()
-    with tempfile.TemporaryDirectory(prefix="nanoaid-bench-") as scratch:
-        scratch = Path(scratch)
+    result: dict[str, Any] = {"cores": os.cpu_count(), "default_threads": default_threads, "runs": []}
+    with tempfile.TemporaryDirectory(prefix="nanoaid-bench-") as scratch_dir:
+        scratch = Path(scratch_dir)
         models_dir, models_note = pick_models(args.models, scratch)
         pixels, frame_note = load_frame()
+        result.update(models=models_note, frame=frame_note)
         print(f"models: {models_note}")
         print(f"frame: {pixels.shape[1]}x{pixels.shape[0]} {frame_note}; host: {os.cpu_count()} cores")
         settings = [(default_threads, "default CPU budget")]
@@ -160,12 +188,23 @@ def main() -> int:
             runtime = Runtime(models_dir, threads=threads, max_batch=16)
             print(f"\nproviders: {runtime.model('nffa-classifier').provider} (configured "
                   f"{', '.join(runtime.configured_providers)})")
-            report(threads, label, per_frame(runtime, pixels, scratch, args.repeat))
+            medians = per_frame(runtime, pixels, scratch, args.repeat)
+            report(threads, label, medians)
+            run: dict[str, Any] = {"threads": threads, "label": label, "backlog": {},
+                                   "per_frame": {k: {"wall_ms": w, "cpu_ms": c} for k, (w, c) in medians.items()}}
             for workers in sorted({threads, 2 * threads}):
                 fps, cpu_ms, rows = backlog(runtime, pixels, scratch, args.frames, workers)
+                run["backlog"][str(workers)] = {"frames_per_s": fps, "cpu_ms_per_frame": cpu_ms, "batch_rows": rows}
                 print(f"  backlog of {args.frames}: {workers} worker thread(s): {fps:.1f} frames/s, "
                       f"{cpu_ms:.0f} CPU ms/frame, classifier batch {rows:.2f} rows on average")
+            per_row = rows_per_call(runtime, pixels, max(3, args.repeat // 3))
+            run["classifier_cpu_ms_per_row"] = {str(n): ms for n, ms in per_row.items()}
+            print("  classifier CPU ms per row, by rows stacked in one call: "
+                  + ", ".join(f"{n}: {ms:.2f}" for n, ms in per_row.items()))
+            result["runs"].append(run)
             runtime.close()
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

@@ -133,7 +133,20 @@ class Model:
         return self._batcher.submit(batch, wanted)
 
     def _run(self, stacked: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+        if self.provider in GPU_PROVIDERS:
+            return self._run_bound(stacked, names)
         return dict(zip(names, self.session.run(names, {self.input_name: stacked}), strict=True))
+
+    def _run_bound(self, stacked: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+        """On a GPU, with I/O binding: the batch goes to the device in one copy, outputs stay there
+        until the run ends and come back in one copy each, and no output is staged through the
+        provider's own host buffers. (On the CPU provider binding saves nothing: plain ``run``.)"""
+        binding = self.session.io_binding()
+        binding.bind_cpu_input(self.input_name, stacked)
+        for name in names:
+            binding.bind_output(name, "cuda")
+        self.session.run_with_iobinding(binding)
+        return dict(zip(names, binding.copy_outputs_to_cpu(), strict=True))
 
 
 def _stat(path: Path) -> tuple[int, int] | None:

@@ -1,4 +1,8 @@
-"""Preview analyzer: small PNGs beside the sidecar, each listed with its sha256 and size.
+"""Preview analyzer: small images beside the sidecar, each listed with its sha256, size and media type.
+
+The full frame is converted and shrunk once; the thumbnail, the overlay and the autoencoder's
+input are drawn from that copy, and the autoencoder runs without its decoder (``encoder.py``).
+The thumbnail and overlay are JPEG (photo-like; ``photo_format``), the AI lens a palette PNG.
 
 The class-evidence map reuses the classifier's CAM left in ``ctx.shared`` (no second inference);
 when classification failed it is left out, since that section already carries the reason. The AI
@@ -22,7 +26,19 @@ from nanoaid_daemon.inference import CLASSIFIER_KEY, Model, Runtime
 from nanoaid_daemon.plugins import AnalysisContext, PluginContext
 from nanoaid_daemon.sidecar import Preview
 
-from .render import cam_to_frame, encode_png, montage, overlay, thumbnail
+from .encoder import EncoderSessions
+from .render import (
+    LENS_PALETTE,
+    cam_to_frame,
+    contrast,
+    encode_jpeg,
+    encode_png,
+    grey_thumbnail,
+    lens_input,
+    montage,
+    overlay,
+    shrink,
+)
 
 __all__ = ["PreviewOptions", "PreviewAnalyzer", "create", "preview_name"]
 
@@ -44,6 +60,9 @@ class PreviewOptions(BaseModel):
     cam_alpha: float = Field(0.6, gt=0, le=1, description="Opacity of the class-evidence colours at the hottest place.")
     png_compress_level: int = Field(
         1, ge=0, le=9, description="zlib level: 1 is fastest and within ~15% of the smallest on SEM noise.")
+    photo_format: Literal["jpeg", "png"] = Field(
+        "jpeg", description="Thumbnail and class-evidence overlay: 'jpeg' (~1 ms) or lossless 'png' (10-20 ms).")
+    jpeg_quality: int = Field(85, ge=1, le=100, description="JPEG quality of the photo-like previews.")
 
 
 def create(ctx: PluginContext) -> PreviewAnalyzer:
@@ -57,14 +76,18 @@ def create(ctx: PluginContext) -> PreviewAnalyzer:
     return PreviewAnalyzer(options, Runtime.for_plugin(ctx))
 
 
-def preview_name(stem: str, kind: str) -> str:
-    """``<frame file name>.nanoaid.<kind>.png``: the watcher ignores it, frames never share one."""
-    return f"{stem}.nanoaid.{kind}.png"
+MEDIA = {"png": "image/png", "jpg": "image/jpeg"}
+
+
+def preview_name(stem: str, kind: str, suffix: str = "png") -> str:
+    """``<frame file name>.nanoaid.<kind>.<suffix>``: the watcher ignores it, frames never share one."""
+    return f"{stem}.nanoaid.{kind}.{suffix}"
 
 
 class PreviewAnalyzer:
     def __init__(self, options: PreviewOptions, runtime: Runtime):
         self.options, self.runtime = options, runtime
+        self._encoder = EncoderSessions(runtime)
         if "ai_lens" in options.kinds:
             try:
                 runtime.model(options.autoencoder)
@@ -72,20 +95,24 @@ class PreviewAnalyzer:
                 log.error("AI-lens previews will report model_unavailable until this is fixed: %s", exc)
 
     def analyze(self, ctx: AnalysisContext) -> list[Preview]:
-        kinds = self.options.kinds
-        lens = self._lens(self.runtime.model(self.options.autoencoder), ctx) if "ai_lens" in kinds else None
-        images: list[tuple[str, np.ndarray]] = []
-        grey = thumbnail(ctx.page.pixels, self.options.max_side_px)
+        kinds, pixels = self.options.kinds, ctx.page.pixels
+        model = self.runtime.model(self.options.autoencoder) if "ai_lens" in kinds else None
+        small = shrink(pixels, self.options.max_side_px)  # the one resample of the full frame
+        bounds = contrast(small)
+        grey = grey_thumbnail(small, bounds)
+        lens = self._lens(ctx, model, small, bounds, grey) if model is not None else None
+        written: list[Preview] = []
         if "thumbnail" in kinds:
-            images.append(("thumbnail", grey))
+            written.append(self._photo(ctx, "thumbnail", grey))
         classified = ctx.shared.get(CLASSIFIER_KEY)
         if "cam" in kinds and classified is not None:
             index = classified.classes.index(classified.label)
             heat = cam_to_frame(classified.cams[index], classified.geometry, grey.shape)
-            images.append(("cam", overlay(grey, heat, self.options.cam_alpha)))
+            written.append(self._photo(ctx, "cam", overlay(grey, heat, self.options.cam_alpha)))
         if lens is not None:
-            images.append(("ai_lens", lens))
-        return [self._write(ctx.output_dir, ctx.preview_stem, kind, image) for kind, image in images]
+            data = encode_png(lens, self.options.png_compress_level, palette=LENS_PALETTE)
+            written.append(self._write(ctx.output_dir, ctx.preview_stem, "ai_lens", "png", data, lens.shape))
+        return written
 
     def _depths(self, model: Model) -> list[str]:
         names = model.encoder_outputs()
@@ -97,29 +124,50 @@ class PreviewAnalyzer:
                              f"{model.name} has {len(names)} encoder outputs (enc1..enc{len(names)})")
         return [names[d - 1] for d in self.options.lens_depths]
 
-    def _lens(self, model: Model, ctx: AnalysisContext) -> np.ndarray:
-        """The autoencoder's input beside its most active channels at each chosen depth."""
-        tensor, _ = model.prepare(ctx.page.pixels)
+    def _lens(self, ctx: AnalysisContext, model: Model, small: np.ndarray, bounds: tuple[float, float],
+              grey: np.ndarray) -> np.ndarray:
+        """The frame beside the autoencoder's most active channels at each chosen depth.
+
+        The model's input is made from the shrunk copy and its contrast when that copy is at least
+        the input's size (the usual case), so the full frame is not resampled a second time."""
+        spec = model.card.input
+        tensor = lens_input(small, bounds, spec) if small.shape[0] >= spec.height and small.shape[1] >= spec.width \
+            else None
+        if tensor is None:
+            tensor, _ = model.prepare(ctx.page.pixels)
         names = self._depths(model)
-        out = model.infer(tensor[None], names)
+        out = self._encoder.infer(model, tensor, names)
         ctx.record_model(name=model.card.name, version=model.card.version, sha256=model.card.sha256)
         rows = []
         for name in names:
             act = out[name][0]
             if act.ndim != 3:  # a flat bottleneck has no picture to show
                 continue
-            activity = np.abs(act).reshape(act.shape[0], -1).mean(axis=1)
-            top = np.argsort(-activity, kind="stable")[: self.options.lens_channels]
+            step = max(1, min(act.shape[1:]) // 64)  # ranking channels needs no more than 64×64 samples
+            activity = np.abs(act[:, ::step, ::step]).reshape(act.shape[0], -1).mean(axis=1)
+            top = np.argsort(-_reproducible(activity), kind="stable")[: self.options.lens_channels]
             rows.append([act[i] for i in top])
         if not rows:
             raise ValueError(f"model {model.name} has no spatial encoder activations to show")
-        spec = model.card.input
-        shown = tensor[0] * spec.std[0] + spec.mean[0]
-        return montage(shown, rows, self.options.max_side_px)
+        return montage(grey, rows, self.options.max_side_px)
 
-    def _write(self, folder: Path, stem: str, kind: str, image: np.ndarray) -> Preview:
-        data = encode_png(image, self.options.png_compress_level)
-        name = preview_name(stem, kind)
+    def _photo(self, ctx: AnalysisContext, kind: str, image: np.ndarray) -> Preview:
+        if self.options.photo_format == "jpeg":
+            data, suffix = encode_jpeg(image, self.options.jpeg_quality), "jpg"
+        else:
+            data, suffix = encode_png(image, self.options.png_compress_level), "png"
+        return self._write(ctx.output_dir, ctx.preview_stem, kind, suffix, data, image.shape)
+
+    @staticmethod
+    def _write(folder: Path, stem: str, kind: str, suffix: str, data: bytes, shape: tuple[int, ...]) -> Preview:
+        name = preview_name(stem, kind, suffix)
         atomic_write_bytes(Path(folder) / name, data)
-        return Preview(kind=kind, path=name, sha256=hashlib.sha256(data).hexdigest(), media_type="image/png",
-                       width_px=image.shape[1], height_px=image.shape[0])
+        return Preview(kind=kind, path=name, sha256=hashlib.sha256(data).hexdigest(), media_type=MEDIA[suffix],
+                       width_px=shape[1], height_px=shape[0])
+
+
+def _reproducible(activity: np.ndarray) -> np.ndarray:
+    """Channel activity rounded to 1e-5 relative to the most active: which channels are shown does
+    not flip between thread counts or batch sizes on last-bit differences (ties keep model order)."""
+    peak = float(activity.max()) if activity.size else 0.0
+    return np.round(activity / peak, 5) if peak > 0 else activity

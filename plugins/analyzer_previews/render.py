@@ -1,19 +1,27 @@
-"""Drawing the previews: thumbnail, class-evidence overlay and AI-lens montage, as uint8 arrays.
+"""Drawing the previews: thumbnail, class-evidence overlay and AI-lens montage, and their encoding.
 
 Everything here is pure numpy + Pillow, so the rendering is the same in the daemon, in
-``nanoaid process`` and in tests.
+``nanoaid process`` and in tests. What it costs, and why it is drawn this way (1024×768 frame):
+
+* the full frame is converted to float and shrunk once (:func:`shrink`); the thumbnail, the
+  overlay and the autoencoder's input all start from that small copy;
+* the thumbnail and the overlay are photo-like: JPEG (about 1 ms instead of 10–20 ms of zlib);
+* the AI lens is flat colour-mapped tiles: an 8-bit palette PNG (one byte a pixel, no blur).
 """
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
 
-from nanoaid_daemon.preprocess import Geometry, finite_float32, resize_float, to_unit
+from nanoaid_daemon.modelcard import InputSpec
+from nanoaid_daemon.preprocess import PERCENTILES, Geometry, finite_float32, resize_float
 
-__all__ = ["COLORMAP", "colorize", "fit_size", "thumbnail", "cam_to_frame", "overlay", "montage", "encode_png"]
+__all__ = ["COLORMAP", "LENS_PALETTE", "colorize", "fit_size", "shrink", "contrast", "thumbnail", "grey_thumbnail",
+           "lens_input", "cam_to_frame", "overlay", "montage", "lens_rgb", "encode_png", "encode_jpeg"]
 
 # Dark indigo → blue → teal → green → yellow: lightness rises steadily, so brighter means more.
 _ANCHORS = np.array([
@@ -27,6 +35,7 @@ COLORMAP = np.stack(
     [np.interp(np.linspace(0, 1, 256), _ANCHORS[:, 0], _ANCHORS[:, c]) for c in (1, 2, 3)], axis=1
 ).round().astype(np.uint8)
 BACKGROUND = 24
+CONTRAST_SAMPLES = 1 << 14
 GAP_PX = 2
 
 
@@ -41,12 +50,61 @@ def fit_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def thumbnail(pixels: np.ndarray, max_side: int) -> np.ndarray:
-    """Grey uint8 thumbnail, contrast from the robust percentiles."""
+def shrink(pixels: np.ndarray, max_side: int) -> np.ndarray:
+    """float32 grey values, longest side at most ``max_side``: the one resample of the full frame.
+
+    Pillow first box-averages by whole factors (``reducing_gap``), then filters the rest: about
+    four times cheaper than a bilinear filter over the full frame, and as smooth at preview size.
+    """
     values = finite_float32(pixels)
     h, w = fit_size(values.shape[0], values.shape[1], max_side)
-    small = values if (h, w) == values.shape else resize_float(values, h, w)
-    return np.rint(to_unit(small, "percentile") * 255).astype(np.uint8)
+    if (h, w) == values.shape:
+        return values
+    image = Image.fromarray(np.ascontiguousarray(values), mode="F")
+    return np.asarray(image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0), dtype=np.float32)
+
+
+def contrast(small: np.ndarray) -> tuple[float, float]:
+    """(low, high) grey values: the robust percentiles of a shrunk frame, from ~16k samples (a
+    preview's contrast needs no more; the model inputs use their own, finer, estimate)."""
+    flat = small.ravel()
+    sample = flat[:: max(1, flat.size // CONTRAST_SAMPLES)]
+    low, high = (float(v) for v in np.percentile(sample, PERCENTILES))
+    if high <= low:
+        low, high = float(small.min()), float(small.max())
+    return low, high
+
+
+def unit_from(values: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    low, high = bounds
+    if high <= low:
+        return np.zeros(values.shape, np.float32)
+    return np.clip((values - np.float32(low)) * np.float32(1.0 / (high - low)), 0.0, 1.0)
+
+
+def grey_thumbnail(small: np.ndarray, bounds: tuple[float, float] | None = None) -> np.ndarray:
+    """Grey uint8 image of an already shrunk frame, contrast from the robust percentiles."""
+    unit = unit_from(small, bounds or contrast(small))
+    return np.rint(unit * np.float32(255)).astype(np.uint8)
+
+
+def lens_input(small: np.ndarray, bounds: tuple[float, float], spec: InputSpec) -> np.ndarray | None:
+    """The autoencoder's input [C, H, W] from the shrunk frame and its contrast, for a card that
+    stretches the frame and maps grey values by percentiles; None for any other card (then the
+    model's own preprocessing runs)."""
+    if spec.resize != "stretch" or spec.intensity != "percentile":
+        return None
+    image = Image.fromarray(np.ascontiguousarray(small, dtype=np.float32), mode="F")
+    resized = np.asarray(image.resize((spec.width, spec.height), Image.Resampling.BILINEAR, reducing_gap=2.0))
+    unit = unit_from(resized, bounds)
+    mean = np.asarray(spec.mean, dtype=np.float32).reshape(-1, 1, 1)
+    std = np.asarray(spec.std, dtype=np.float32).reshape(-1, 1, 1)
+    return np.ascontiguousarray((np.broadcast_to(unit, (spec.channels, *unit.shape)) - mean) / std, dtype=np.float32)
+
+
+def thumbnail(pixels: np.ndarray, max_side: int) -> np.ndarray:
+    """Grey uint8 thumbnail, contrast from the robust percentiles."""
+    return grey_thumbnail(shrink(pixels, max_side))
 
 
 def _reproducible(unit: np.ndarray) -> np.ndarray:
@@ -78,24 +136,35 @@ def cam_to_frame(cam: np.ndarray, geometry: Geometry, out_hw: tuple[int, int]) -
 
 
 def overlay(grey: np.ndarray, heat: np.ndarray, alpha: float) -> np.ndarray:
-    """Grey image with the heat map laid over it; cold places stay grey, hot ones take the colour."""
-    weight = np.rint(np.clip(alpha * heat, 0.0, 1.0) * 256).astype(np.uint16)[..., None]  # 8-bit fixed point
-    blended = grey[..., None].astype(np.uint16) * (256 - weight) + colorize(heat).astype(np.uint16) * weight
-    return ((blended + 128) >> 8).astype(np.uint8)
+    """Grey image with the heat map laid over it; cold places stay grey, hot ones take the colour.
+
+    Pillow blends (``Image.composite``, integer arithmetic in C): the same bytes on every host."""
+    weight = np.rint(np.clip(alpha * heat, 0.0, 1.0) * 255).astype(np.uint8)
+    levels = np.clip(np.rint(heat * 255), 0, 255).astype(np.uint8)
+    colour = Image.fromarray(levels, mode="L").convert("P")
+    colour.putpalette(COLORMAP.tobytes())
+    base = Image.fromarray(grey, mode="L").convert("RGB")
+    return np.asarray(Image.composite(colour.convert("RGB"), base, Image.fromarray(weight, mode="L")))
 
 
-def _tile(values: np.ndarray, height: int, width: int, grey: bool = False) -> np.ndarray:
-    values = values.astype(np.float32)
+#: Palette of the AI lens: 128 steps of the colour map, then 128 grey levels (even values).
+LENS_PALETTE = np.concatenate([COLORMAP[np.rint(np.linspace(0, 255, 128)).astype(int)],
+                               np.repeat(np.arange(0, 256, 2, dtype=np.uint8)[:, None], 3, axis=1)])
+_GREY0 = 128
+
+
+def _tile(values: np.ndarray, height: int, width: int) -> np.ndarray:
+    """One activation map at tile size as palette indices 0–127 (the colour map)."""
+    values = np.ascontiguousarray(values, dtype=np.float32)
     low, high = float(values.min()), float(values.max())
-    unit = _reproducible((values - low) / (high - low)) if high > low else np.zeros_like(values)
-    if values.shape[0] < height:  # deep maps are small: show their cells, do not blur them
-        image = Image.fromarray(unit, mode="F").resize((width, height), Image.Resampling.NEAREST)
-        unit = np.asarray(image, dtype=np.float32)
-    else:
-        unit = resize_float(unit, height, width)
-    if grey:
-        return np.repeat(np.rint(np.clip(unit, 0, 1) * 255).astype(np.uint8)[..., None], 3, axis=2)
-    return colorize(unit)
+    if high <= low:
+        return np.zeros((height, width), np.uint8)
+    # Resized first, scaled after (the two commute): the scaling touches the tile, not the map.
+    # deep maps: show their cells, do not blur them
+    mode = Image.Resampling.NEAREST if values.shape[0] < height else Image.Resampling.BILINEAR
+    small = np.asarray(Image.fromarray(values, mode="F").resize((width, height), mode, reducing_gap=2.0))
+    unit = _reproducible((small - low) / (high - low))
+    return np.clip(np.rint(unit * 127), 0, 127).astype(np.uint8)
 
 
 def _tile_size(rows: int, cols: int, aspect: float, max_side: int) -> int:
@@ -105,17 +174,21 @@ def _tile_size(rows: int, cols: int, aspect: float, max_side: int) -> int:
     return max(2, int(min(by_height, by_width)))
 
 
-def montage(model_input: np.ndarray, depths: Sequence[Sequence[np.ndarray]], max_side: int) -> np.ndarray:
-    """The input on the left, then one row per depth of colour-mapped channel activations."""
+def montage(grey: np.ndarray, depths: Sequence[Sequence[np.ndarray]], max_side: int) -> np.ndarray:
+    """Palette indices (see :data:`LENS_PALETTE`): the frame on the left, then one row per depth
+    of colour-mapped channel activations, every panel and tile at the frame's aspect ratio (the
+    model's square input is a stretched frame, so its maps are stretched back)."""
     rows, cols = len(depths), max(len(d) for d in depths)
-    aspect = model_input.shape[1] / model_input.shape[0]
+    aspect = grey.shape[1] / grey.shape[0]
     th = _tile_size(rows, cols, aspect, max_side)
     tw = max(1, int(th * aspect))
     panel_h = rows * th + (rows - 1) * GAP_PX
     panel_w = max(1, int(panel_h * aspect))
     width = panel_w + cols * (tw + GAP_PX)
-    canvas = np.full((panel_h, width, 3), BACKGROUND, np.uint8)
-    canvas[:, :panel_w] = _tile(model_input, panel_h, panel_w, grey=True)
+    canvas = np.full((panel_h, width), _GREY0 + BACKGROUND // 2, np.uint8)
+    resized = Image.fromarray(grey, mode="L").resize((panel_w, panel_h), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    panel = np.asarray(resized)
+    canvas[:, :panel_w] = _GREY0 + (panel >> 1)
     for r, channels in enumerate(depths):
         y = r * (th + GAP_PX)
         for c, activation in enumerate(channels):
@@ -124,7 +197,26 @@ def montage(model_input: np.ndarray, depths: Sequence[Sequence[np.ndarray]], max
     return canvas
 
 
-def encode_png(image: np.ndarray, compress_level: int = 1) -> bytes:
+def lens_rgb(indices: np.ndarray) -> np.ndarray:
+    """The montage as RGB (what a viewer shows)."""
+    return LENS_PALETTE[indices]
+
+
+def encode_png(image: np.ndarray, compress_level: int = 1, palette: np.ndarray | None = None) -> bytes:
+    """PNG bytes; with ``palette`` the image holds its indices and is written as 8-bit palette."""
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG", compress_level=compress_level)
+    picture = Image.fromarray(image, mode="P" if palette is not None else None)
+    if palette is not None:
+        picture.putpalette(palette.tobytes())
+    # Run-length zlib for palette images: ~1 ms instead of ~2.3 ms, 7 % larger (activation maps
+    # are noise to a dictionary coder anyway).
+    strategy = {"compress_type": zlib.Z_RLE} if palette is not None and compress_level > 0 else {}
+    picture.save(buffer, format="PNG", compress_level=compress_level, **strategy)
+    return buffer.getvalue()
+
+
+def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
+    """Baseline JPEG, no chroma subsampling (colours stay on the object), no optimisation pass."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality, subsampling=0)
     return buffer.getvalue()

@@ -27,16 +27,38 @@ def run_frame(runtime, pixels, folder, name="frame.tif", **options):
 def test_every_preview_exists_decodes_and_matches_its_listing(runtime, tmp_path):
     _, previews = run_frame(runtime, bright_object((768, 1024)), tmp_path, "a b.tif")
     assert [p.kind for p in previews] == ["thumbnail", "cam", "ai_lens"]
+    formats = {"thumbnail": ("jpg", "JPEG", "image/jpeg"), "cam": ("jpg", "JPEG", "image/jpeg"),
+               "ai_lens": ("png", "PNG", "image/png")}
     for p in previews:
         path = tmp_path / p.path
-        assert p.path == f"a b.tif.nanoaid.{p.kind}.png"
+        suffix, pillow_format, media_type = formats[p.kind]
+        assert p.path == f"a b.tif.nanoaid.{p.kind}.{suffix}"
         assert hashlib.sha256(path.read_bytes()).hexdigest() == p.sha256
         with Image.open(path) as image:
             image.load()
-            assert image.format == "PNG" and p.media_type == "image/png"
+            assert image.format == pillow_format and p.media_type == media_type
             assert image.size == (p.width_px, p.height_px)
         assert max(p.width_px, p.height_px) <= 512
     assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]  # no temp files left behind
+
+
+def test_photo_format_png_writes_lossless_thumbnail_and_overlay(runtime, tmp_path):
+    _, previews = run_frame(runtime, bright_object((768, 1024)), tmp_path, photo_format="png")
+    for p in previews:
+        assert p.path.endswith(".png") and p.media_type == "image/png"
+        with Image.open(tmp_path / p.path) as image:
+            assert image.format == "PNG"
+
+
+def test_ai_lens_is_a_palette_png_whose_panel_keeps_the_frame_aspect(runtime, tmp_path):
+    _, previews = run_frame(runtime, bright_object((768, 1024)), tmp_path, kinds=["ai_lens"])
+    with Image.open(tmp_path / previews[0].path) as image:
+        assert image.mode == "P"
+        indices = np.asarray(image)
+    # The input panel is grey (palette indices 128..255) and spans the montage's full height at 4:3.
+    grey_cols = np.flatnonzero((indices >= 128).all(axis=0))
+    panel_w = int(np.argmax(np.diff(grey_cols) > 1)) + 1 if np.any(np.diff(grey_cols) > 1) else len(grey_cols)
+    assert abs(panel_w / indices.shape[0] - 4 / 3) < 0.05
 
 
 def test_thumbnail_keeps_the_aspect_and_is_never_enlarged(runtime, tmp_path):
@@ -83,8 +105,8 @@ def test_class_activation_map_lies_on_the_single_object(tmp_path, resize):
 
 
 def test_ai_lens_shows_the_input_beside_a_row_per_depth(runtime, tmp_path):
-    image = montage(np.zeros((64, 64), np.float32), [[np.random.rand(8, 8)] * 4] * 3, 512)
-    assert image.shape[2] == 3 and max(image.shape[:2]) <= 512
+    image = montage(np.zeros((64, 64), np.uint8), [[np.random.rand(8, 8)] * 4] * 3, 512)
+    assert image.ndim == 2 and max(image.shape) <= 512
     assert image.shape[0] < image.shape[1]  # square input panel plus four columns
     _, previews = run_frame(runtime, bright_object(), tmp_path, kinds=["ai_lens"], lens_depths=[2], lens_channels=2)
     lens = previews[0]

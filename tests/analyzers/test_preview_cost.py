@@ -1,0 +1,78 @@
+"""What makes previews cheap must not change what they show: the encoder-only graph gives the
+whole autoencoder's activations bit for bit, and preview bytes do not depend on thread count."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import bright_object, frame_context, make_plugin
+
+from nanoaid_daemon.config import default_models_dir
+from nanoaid_daemon.errors import ConfigError
+from nanoaid_daemon.inference import Runtime
+from nanoaid_plugins.analyzer_classify import MANIFEST as CLASSIFY
+from nanoaid_plugins.analyzer_previews import MANIFEST as PREVIEWS
+from nanoaid_plugins.analyzer_previews.encoder import EncoderSessions, encoder_only
+
+
+def _shipped() -> Path | None:
+    try:
+        return default_models_dir()
+    except ConfigError:  # the shipped models are not installed here
+        return None
+
+REAL_FRAME = Path(__file__).resolve().parents[3] / "shared" / "data" / "real-sem" / "rosettasciio" / \
+    "test_tiff_Zeiss_SEM_1k.tif"
+
+
+def test_encoder_only_graph_gives_the_whole_models_activations_bit_for_bit(runtime):
+    model = runtime.model("sem-autoencoder")
+    names = model.encoder_outputs()
+    cut = encoder_only(model.path.read_bytes(), names)
+    assert len(cut) < model.path.stat().st_size  # the decoder's weights are gone
+    tensor = np.random.default_rng(3).random((1, model.card.input.height, model.card.input.width), np.float32)
+    alone = EncoderSessions(runtime).infer(model, tensor, names)
+    whole = model.infer(tensor[None], names)
+    assert sorted(alone) == sorted(names)
+    for name in names:
+        assert np.array_equal(alone[name], whole[name])
+
+
+def test_cutting_for_an_output_the_graph_lacks_is_refused(runtime):
+    model = runtime.model("sem-autoencoder")
+    with pytest.raises(ValueError, match="no output 'enc99'"):
+        encoder_only(model.path.read_bytes(), ["enc99"])
+
+
+def _preview_bytes(models: Path, threads: int, pixels: np.ndarray, out: Path) -> dict[str, str]:
+    runtime = Runtime(models, providers=["CPUExecutionProvider"], threads=threads)
+    try:
+        ctx = frame_context(pixels, out)
+        make_plugin(CLASSIFY, runtime).analyze(ctx)
+        previews = make_plugin(PREVIEWS, runtime).analyze(ctx)
+        return {p.kind: hashlib.sha256((out / p.path).read_bytes()).hexdigest() for p in previews}
+    finally:
+        runtime.close()
+
+
+def _frame() -> np.ndarray:
+    if REAL_FRAME.is_file():
+        import tifffile
+
+        pixels = tifffile.imread(REAL_FRAME)
+        return pixels if pixels.ndim == 2 else pixels[..., 0]
+    return bright_object((768, 1024))
+
+
+@pytest.mark.parametrize("which", ["test models", "shipped models"])
+def test_preview_bytes_are_equal_with_one_and_two_inference_threads(models_dir, tmp_path, which):
+    models = models_dir if which == "test models" else _shipped()
+    if models is None or not (models / "sem-autoencoder.card.json").is_file():
+        pytest.skip(f"no shipped models installed ({models})")
+    pixels = _frame()
+    one = _preview_bytes(models, 1, pixels, tmp_path / "one")
+    two = _preview_bytes(models, 2, pixels, tmp_path / "two")
+    assert sorted(one) == ["ai_lens", "cam", "thumbnail"]
+    assert one == two
