@@ -3,6 +3,7 @@
 
     python3 dev.py demo      # the whole flow on generated frames (creates .venv on first use)
     python3 dev.py test      # the test suite (installs the dev and training extras)
+    python3 dev.py lint      # ruff check + mypy (configured in pyproject.toml); CI runs it first
     python3 dev.py models    # rebuild the shipped models from scratch (CPU, deterministic)
     python3 dev.py bench     # every benchmark in benchmarks/
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -25,7 +27,7 @@ PY = BIN / ("python.exe" if os.name == "nt" else "python")
 # torch is pinned to the CPU build that machines of this project carry as a local wheel.
 TORCH = "torch==2.13.0"
 ALL = "dev,train,upload,batch,nexus,rocrate"
-EXTRAS = {"demo": "", "test": ALL, "models": "train", "bench": ALL}
+EXTRAS = {"demo": "", "test": ALL, "lint": ALL, "models": "train", "bench": ALL}
 
 
 def _stamp(extras: str) -> str:
@@ -51,12 +53,27 @@ def ensure_env(extras: str) -> None:
     stamp_file.write_text(_stamp(extras))
 
 
+def lint(paths: list[str]) -> int:
+    """ruff, then mypy over the installed dependencies' types; mypy's error count is printed either way."""
+    ruff = subprocess.run([str(PY), "-m", "ruff", "check", *(paths or ["."])], cwd=ROOT).returncode
+    mypy = subprocess.run([str(PY), "-m", "mypy", *paths], cwd=ROOT, capture_output=True, text=True)
+    sys.stdout.write(mypy.stdout)
+    sys.stderr.write(mypy.stderr)
+    found = re.search(r"^Found (\d+) errors?", mypy.stdout, re.MULTILINE)
+    errors = int(found.group(1)) if found else (0 if mypy.returncode == 0 else -1)
+    print(f"dev.py lint: ruff {'clean' if ruff == 0 else 'found problems'}; mypy errors: "
+          f"{errors if errors >= 0 else 'unknown (mypy failed, see above)'}", flush=True)
+    return 1 if ruff or mypy.returncode else 0
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in EXTRAS:
         print(__doc__)
         return 2
     task, rest = argv[0], argv[1:]
     ensure_env(EXTRAS[task])
+    if task == "lint":
+        return lint(rest)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     if task == "demo":
         cmd = [str(BIN / "nanoaid"), "demo", *rest]

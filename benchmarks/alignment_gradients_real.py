@@ -11,6 +11,7 @@ differences to the spline.
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import sys
 import tempfile
@@ -22,7 +23,8 @@ from nanoaid_daemon.config import Settings
 from nanoaid_daemon.host import PluginHost
 from nanoaid_plugins.analyzer_alignment.tensor import measure
 
-REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real-sem"
+ROOT = Path(__file__).resolve().parent.parent
+REAL = Path(os.environ.get("NANOAID_REAL_SEM", ROOT.parent / "shared" / "data" / "real-sem"))  # as the tests
 KINDS = ("spline", "finite-difference", "scharr")
 
 

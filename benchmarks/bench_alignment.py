@@ -15,6 +15,7 @@ import argparse
 import functools
 import importlib.util
 import json
+import os
 import statistics
 import sys
 import time
@@ -24,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL_FRAME = ROOT.parent / "shared" / "data" / "real-sem" / "rosettasciio" / "test_tiff_Zeiss_SEM_1k.tif"
+REAL_SEM = Path(os.environ.get("NANOAID_REAL_SEM", ROOT.parent / "shared" / "data" / "real-sem"))  # as the tests
+REAL_FRAME = REAL_SEM / "rosettasciio" / "test_tiff_Zeiss_SEM_1k.tif"
 
 from nanoaid_plugins.analyzer_alignment.tensor import measure  # noqa: E402
 

@@ -45,7 +45,8 @@ from nanoaid_plugins.analyzer_classify import MANIFEST as CLASSIFY  # noqa: E402
 from nanoaid_plugins.analyzer_previews import MANIFEST as PREVIEWS  # noqa: E402
 
 PAPER_CORE_S = 150 * 3600 / 150_000  # Modarres et al. 2017: 150,000 images, 150 core-hours
-REAL_FRAME = ROOT.parent / "shared" / "data" / "real-sem" / "rosettasciio" / "test_tiff_Zeiss_SEM_1k.tif"
+REAL_SEM = Path(os.environ.get("NANOAID_REAL_SEM", ROOT.parent / "shared" / "data" / "real-sem"))  # as the tests
+REAL_FRAME = REAL_SEM / "rosettasciio" / "test_tiff_Zeiss_SEM_1k.tif"
 
 
 def pick_models(explicit: Path | None, scratch: Path) -> tuple[Path, str]:

@@ -188,7 +188,8 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3, help="runs per configuration (the median is kept)")
     parser.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT of each frame")
-    parser.add_argument("--models", type=Path, help="models folder, used as it is (default: the shipped models/, else stand-ins)")
+    parser.add_argument("--models", type=Path,
+                        help="models folder, used as it is (default: the shipped models/, else stand-ins)")
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     parser.add_argument("--quick", action="store_true", help="one small run (80 frames of 256x192): a smoke check")
     args = parser.parse_args()

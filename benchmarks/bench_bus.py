@@ -3,7 +3,7 @@
 
     .venv/bin/python benchmarks/bench_bus.py [--events 20000] [--latency-events 500] [--subscribers 10]
 
-Subscribers are separate processes using ``nanoaid_daemon.client.Subscriber`` (typed events, gap
+Subscribers are separate processes using ``nanoaid_daemon.bus.client.Subscriber`` (typed events, gap
 checks), as instrument software would. Throughput: events committed to the journal in batches
 as fast as the journal takes them, timed from the first commit until the slowest subscriber has
 the last one. Latency: one event per commit (synchronous=FULL, as the daemon commits), time from
@@ -30,7 +30,7 @@ from nanoaid_daemon.journal import Journal
 
 def subscriber_main(args) -> int:
     """Child process: receive events after --since until --count have arrived; report receive times."""
-    from nanoaid_daemon.client import Subscriber
+    from nanoaid_daemon.bus.client import Subscriber
 
     times, seqs = [], []
     sub = Subscriber(state_dir=args.state, since=args.since, client_key=args.client_key, idle_timeout=60)
@@ -69,7 +69,7 @@ def results(procs) -> list[dict]:
 def append_batch(journal: Journal, n: int) -> None:
     with journal._write() as db:  # one transaction per batch: measure the bus, not the disk
         for i in range(n):
-            journal._insert_event(db, Event(type="frame.processed", frame_id="%064x" % i,
+            journal._insert_event(db, Event(type="frame.processed", frame_id=f"{i:064x}",
                                             summary=Summary(label="Nanowires", score=0.91, decision="accepted",
                                                             coherency=0.42)))
 
@@ -95,12 +95,12 @@ def latency(journal, bus, state, n_events, key) -> dict:
     procs = start_subscribers(state, 1, since, n_events, key)
     sent = []
     for i in range(n_events):
-        journal.append_event(Event(type="frame.processed", frame_id="%064x" % i, summary=Summary(label="Tips")))
+        journal.append_event(Event(type="frame.processed", frame_id=f"{i:064x}", summary=Summary(label="Tips")))
         sent.append(time.time())
         bus.notify()
         time.sleep(0.005)
     res = results(procs)[0]
-    ms = sorted((r - s) * 1000 for r, s in zip(res["times"], sent))
+    ms = sorted((r - s) * 1000 for r, s in zip(res["times"], sent, strict=True))
     return {"events": n_events, "in_order": res["seqs_ok"], "median_ms": round(statistics.median(ms), 3),
             "p99_ms": round(ms[int(0.99 * (len(ms) - 1))], 3), "max_ms": round(ms[-1], 3)}
 
@@ -149,8 +149,11 @@ def main() -> int:
         print(f"bus [{mode:5}] commit→received latency over {lat['events']} events: median {lat['median_ms']} ms, "
               f"p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms (in order: {lat['in_order']})")
     plain, curve = report["plain"], report["curve"]
-    print(f"bus CURVE/plain: throughput ×{curve['throughput']['events_per_s'] / plain['throughput']['events_per_s']:.2f}, "
-          f"median latency ×{curve['latency']['median_ms'] / plain['latency']['median_ms']:.2f}")
+    print(
+        f"bus CURVE/plain: throughput ×{curve['throughput']['events_per_s'] / plain['throughput']['events_per_s']:.2f},"
+        " "
+        f"median latency ×{curve['latency']['median_ms'] / plain['latency']['median_ms']:.2f}"
+    )
     print(json.dumps({"bench": "bus", **report}))
     return 0
 

@@ -63,7 +63,8 @@ def make_sidecar(i: int, rng: random.Random) -> Sidecar:
     decision = "accepted" if top >= 0.8 else "review" if top >= 0.35 else "unknown"
     name = f"{rng.choice(['wafer', 'grid', 'run'])}_{i:07d}.tif"
     return Sidecar(
-        frame=FrameInfo(name=name, path=f"2026/{i // 1000:03d}/{name}", sha256=hashlib.sha256(str(i).encode()).hexdigest(),
+        frame=FrameInfo(name=name, path=f"2026/{i // 1000:03d}/{name}",
+                        sha256=hashlib.sha256(str(i).encode()).hexdigest(),
                         size_bytes=4_000_000, media_type="image/tiff", width_px=2048, height_px=1536, dtype="uint16",
                         pages=1, databar_rows=64, reader="zeiss"),
         instrument=Instrument(

@@ -51,7 +51,8 @@ def _bus_factory():
 
 def _processed_at(journal: Path) -> dict[str, float]:
     with sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=10) as db:
-        return {path: at for path, at in db.execute("SELECT path, processed_at FROM frames WHERE processed_at IS NOT NULL")}
+        rows = db.execute("SELECT path, processed_at FROM frames WHERE processed_at IS NOT NULL")
+        return {path: at for path, at in rows}
 
 
 def measure(mode: str, count: int, gap: float, shape: tuple[int, int], work: Path) -> dict:

@@ -10,6 +10,7 @@ the same file (pixels only, no metadata, no databar, no palette mapping). Goal: 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -27,7 +28,8 @@ from reader_synth import fei_ini, sem_image, write_fei, write_tescan  # noqa: E4
 from nanoaid_daemon.config import Settings  # noqa: E402
 from nanoaid_daemon.host import PluginHost  # noqa: E402
 
-SHARED_ZEISS = ROOT.parent / "shared" / "data" / "real-sem" / "rosettasciio" / "test_tiff_Zeiss_SEM_1k.tif"
+REAL_SEM = Path(os.environ.get("NANOAID_REAL_SEM", ROOT.parent / "shared" / "data" / "real-sem"))  # as the tests
+SHARED_ZEISS = REAL_SEM / "rosettasciio" / "test_tiff_Zeiss_SEM_1k.tif"
 
 
 def median_ms(fn, repeat: int) -> float:
@@ -66,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for label, path in candidates(Path(tmp)):
             reader = host.pick_reader(path).obj
-            ours = median_ms(lambda: host.read(path), args.repeat)
-            direct = median_ms(lambda: reader.read(path), args.repeat)
-            bare = median_ms(lambda: tifffile.imread(path), args.repeat)
+            ours = median_ms(lambda path=path: host.read(path), args.repeat)
+            direct = median_ms(lambda path=path, reader=reader: reader.read(path), args.repeat)
+            bare = median_ms(lambda path=path: tifffile.imread(path), args.repeat)
             print(f"{label:30} {ours:8.3f}ms {direct:10.3f}ms {bare:14.3f}ms {ours / bare:6.1f}x")
     return 0
 

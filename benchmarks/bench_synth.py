@@ -38,7 +38,7 @@ def main() -> int:
     print(f"render {cols}x{rows}, median of {args.repeat} seeds, one core:")
     worst = 0.0
     for name in CLASSES:
-        s = _median_s(lambda i: render(name, 100 + i, size=(rows, cols)), args.repeat)
+        s = _median_s(lambda i, name=name: render(name, 100 + i, size=(rows, cols)), args.repeat)
         worst = max(worst, s)
         print(f"  {name:<30}{s * 1000:8.0f} ms   {s / TARGET_S:5.2f} x target")
     frame = render("Nanowires", 1, size=(rows, cols), databar=True)

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from nanoaid_daemon.chaos import kill9_trials
+from nanoaid_daemon.testing import kill9_trials
 
 
 def main() -> int:
@@ -37,7 +37,9 @@ def main() -> int:
                   f"seq gaps {report.seq_gaps}  ({row['wall_s']} s)", flush=True)
     total_kills = args.rounds * args.trials
     bad = sum(not r["ok"] for r in rows)
-    print(f"\n{total_kills} kills over {args.rounds} rounds: {'all promises held' if not bad else f'{bad} rounds FAILED'}")
+    print(
+        f"\n{total_kills} kills over {args.rounds} rounds: {'all promises held' if not bad else f'{bad} rounds FAILED'}"
+    )
     if args.json:
         args.json.write_text(json.dumps({"rounds": rows, "kills": total_kills, "failed_rounds": bad}, indent=2))
     return 1 if bad else 0

@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="pass --quick to every script (smoke run)")
     parser.add_argument("--only", action="append", metavar="NAME", help="run only bench_NAME.py (repeatable)")
-    parser.add_argument("--json", type=Path, default=HERE / "results.json", help="collected figures (default: %(default)s)")
+    parser.add_argument("--json", type=Path, default=HERE / "results.json",
+                        help="collected figures (default: %(default)s)")
     parser.add_argument("--dir", type=Path, default=HERE, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     scripts = discover(args.dir, args.only)

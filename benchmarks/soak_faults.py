@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from nanoaid_daemon.chaos import daemon_command, fast_env
 from nanoaid_daemon.hashing import sha256_file
 from nanoaid_daemon.journal import Journal
 from nanoaid_daemon.sidecar import Sidecar
 from nanoaid_daemon.supervise import read_health
+from nanoaid_daemon.testing import daemon_command, fast_env
 
 SUFFIX = ".nanoaid.json"
 

@@ -50,13 +50,17 @@ class _Section(BaseModel):
 class WatchSettings(_Section):
     root: Path | None = Field(None, description="Folder the instrument saves frames into.")
     recursive: bool = True
-    include: list[str] = Field(default_factory=lambda: list(DEFAULT_INCLUDE), description="Glob patterns of frame names.")
+    include: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_INCLUDE), description="Glob patterns of frame names."
+    )
     exclude: list[str] = Field(default_factory=list, description="Glob patterns (names or relative paths) to skip.")
     observer: Literal["auto", "native", "polling", "none"] = Field(
         "auto", description="'native' (inotify etc.), 'polling' for network shares, 'none': reconcile scans only."
     )
     polling_interval_s: float = Field(1.0, gt=0)
-    reconcile_interval_s: float = Field(30.0, gt=0, description="Full scan against the journal; watchdog events are hints.")
+    reconcile_interval_s: float = Field(
+        30.0, gt=0, description="Full scan against the journal; watchdog events are hints."
+    )
 
 
 class SettleSettings(_Section):
@@ -69,7 +73,9 @@ class SettleSettings(_Section):
 
 
 class OutputSettings(_Section):
-    root: Path | None = Field(None, description="Write sidecars/previews here (same relative path) instead of beside the frame.")
+    root: Path | None = Field(
+        None, description="Write sidecars/previews here (same relative path) instead of beside the frame."
+    )
 
 
 class BusSettings(_Section):
@@ -78,10 +84,17 @@ class BusSettings(_Section):
     replay_port: int = Field(0, ge=0, le=65535)
     command_port: int = Field(0, ge=0, le=65535)
     heartbeat_s: float = Field(1.0, gt=0)
-    send_hwm: int = Field(10000, ge=1, description="Per-subscriber send queue bound; a slow subscriber replays what it misses.")
-    replay_page_max: int = Field(1000, ge=1, le=100000, description="Most events one replay reply carries; clients page.")
+    send_hwm: int = Field(
+        10000, ge=1, description="Per-subscriber send queue bound; a slow subscriber replays what it misses."
+    )
+    replay_page_max: int = Field(
+        1000, ge=1, le=100000, description="Most events one replay reply carries; clients page."
+    )
     max_request_bytes: int = Field(
-        65536, ge=1024, le=1 << 20, description="Larger replay/command requests get an error reply (over 1 MiB: dropped)."
+        65536,
+        ge=1024,
+        le=1 << 20,
+        description="Larger replay/command requests get an error reply (over 1 MiB: dropped).",
     )
     server_secret_key: Path | None = Field(None, description="CURVE secret key file (mode 0600). Enables CURVE.")
     authorized_keys: Path | None = Field(None, description="Folder of allowed client public keys.")
@@ -103,7 +116,9 @@ class ModelSettings(_Section):
     providers: list[str] = Field(default_factory=lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     accept_threshold: float | None = Field(None, ge=0, le=1, description="Override the model card's 0.8.")
     review_threshold: float | None = Field(None, ge=0, le=1, description="Override the model card's 0.35.")
-    max_batch: int = Field(16, ge=1, le=256, description="Most frames one batched inference run takes when a backlog builds up.")
+    max_batch: int = Field(
+        16, ge=1, le=256, description="Most frames one batched inference run takes when a backlog builds up."
+    )
 
     def resolved_dir(self) -> Path:
         return self.dir or default_models_dir()

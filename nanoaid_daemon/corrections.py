@@ -168,7 +168,10 @@ def export_corrections(journal, dest: Path, *, link: bool = False) -> ExportRepo
     rows = []
     for frame_id, corr in latest_labels(journal).items():
         frame = journal.frame(frame_id)
-        src = Path(frame.path) if frame else None
+        if frame is None:
+            report.skipped.append((frame_id, "not in the journal"))
+            continue
+        src = Path(frame.path)
         reason = _unusable(src, frame_id)
         if reason:
             report.skipped.append((frame_id, reason))
@@ -188,9 +191,7 @@ def export_corrections(journal, dest: Path, *, link: bool = False) -> ExportRepo
     return report
 
 
-def _unusable(src: Path | None, frame_id: str) -> str | None:
-    if src is None:
-        return "not in the journal"
+def _unusable(src: Path, frame_id: str) -> str | None:
     try:
         digest, _ = sha256_file(src)
     except OSError as exc:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["EVENT_SCHEMA_VERSION", "EVENT_TYPES", "EventType", "Summary", "AdaptedModel", "Event"]
 
-EVENT_SCHEMA_VERSION = "nanoaid.event/1"
+EVENT_SCHEMA_VERSION: Final = "nanoaid.event/1"
 
 EventType = Literal[
     "frame.processed",

@@ -83,9 +83,9 @@ class PluginHost:
 
     def pick_reader(self, path: Path) -> LoadedPlugin:
         probe = Probe(path)
-        with guard(path):
-            _ = probe.head  # read under the guard: a symlink loop or FIFO fails here, named
-        if not probe.head:
+        with guard(path):  # the first read of the file: a symlink loop or FIFO fails here, named
+            head = probe.head
+        if not head:
             raise ReaderError("file is empty (0 bytes)", path=path, code="empty")
         best, best_score = None, 0
         for plugin in sorted(self.readers, key=lambda p: p.manifest.order):

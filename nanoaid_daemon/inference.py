@@ -290,8 +290,10 @@ class Runtime:
 
     def thresholds(self, card: ModelCard) -> tuple[float, float]:
         """(accept, review): the card's values unless configuration overrides them."""
-        accept = self.accept_threshold if self.accept_threshold is not None else card.thresholds.get("accept", ACCEPT_THRESHOLD)
-        review = self.review_threshold if self.review_threshold is not None else card.thresholds.get("review", REVIEW_THRESHOLD)
+        accept = card.thresholds.get("accept", ACCEPT_THRESHOLD) if self.accept_threshold is None \
+            else self.accept_threshold
+        review = card.thresholds.get("review", REVIEW_THRESHOLD) if self.review_threshold is None \
+            else self.review_threshold
         if review > accept:
             raise ConfigError(f"review threshold {review} is above accept threshold {accept} "
                               f"(model card {card.name} and settings 'models.*_threshold')")

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import sqlitedb
 from .errors import JournalError
 from .events import Event, Summary
 from .paths import db_key, from_db
@@ -156,11 +157,8 @@ class Journal:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn = sqlitedb.connect(self.path, synchronous="FULL", foreign_keys=True)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
             with self._write_lock:
                 self._connections.append(conn)
@@ -168,15 +166,8 @@ class Journal:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._write_lock:
-            db = self._conn()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+        with self._write_lock, sqlitedb.transaction(self._conn()) as db:
+            yield db
 
     def close(self) -> None:
         with self._write_lock:

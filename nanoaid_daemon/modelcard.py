@@ -64,8 +64,10 @@ class ModelCard(BaseModel):
     classes: list[str] = Field(default_factory=list)
     input: InputSpec
     outputs: list[OutputSpec]
-    thresholds: dict[str, float] = Field(default_factory=lambda: {"accept": ACCEPT_THRESHOLD, "review": REVIEW_THRESHOLD})
-    calibration: dict[str, Any] = Field(default_factory=dict, description="e.g. {'method': 'temperature', 'temperature': 1.7}")
+    thresholds: dict[str, float] = Field(
+        default_factory=lambda: {"accept": ACCEPT_THRESHOLD, "review": REVIEW_THRESHOLD})
+    calibration: dict[str, Any] = Field(
+        default_factory=dict, description="e.g. {'method': 'temperature', 'temperature': 1.7}")
     architecture: str = ""
     training: dict[str, Any] = Field(default_factory=dict, description="Data, counts, split rule, seed, command.")
     metrics: dict[str, Any] = Field(default_factory=dict)

@@ -25,14 +25,15 @@ PERCENTILES = (0.5, 99.5)
 PERCENTILE_SAMPLES = 1 << 16
 LARGE_PIXELS = 1 << 26  # 64 Mpx; above this the float copy is block-averaged first
 STRIP_PIXELS = 1 << 22
+_Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
 class Geometry:
     """Frame box ``src`` (top, left, height, width in frame pixels) shown at input box ``dst``."""
 
-    src: tuple[float, float, float, float]
-    dst: tuple[float, float, float, float]
+    src: _Box
+    dst: _Box
     input_hw: tuple[int, int]
     frame_hw: tuple[int, int]
 
@@ -73,7 +74,7 @@ def finite_float32(pixels: np.ndarray) -> np.ndarray:
 def resize_float(values: np.ndarray, height: int, width: int, box: tuple | None = None) -> np.ndarray:
     """Bilinear resize of a float image; downscaling is antialiased (Pillow widens the filter)."""
     image = Image.fromarray(np.ascontiguousarray(values, dtype=np.float32), mode="F")
-    return np.asarray(image.resize((width, height), Image.BILINEAR, box=box), dtype=np.float32)
+    return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR, box=box), dtype=np.float32)
 
 
 def _sample(values: np.ndarray) -> np.ndarray:
@@ -100,7 +101,7 @@ def to_unit(values: np.ndarray, mode: str, dtype: np.dtype | str | None = None) 
     return np.clip((values - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
 
 
-def _fit(height: int, width: int, spec: InputSpec) -> tuple[tuple, tuple]:
+def _fit(height: int, width: int, spec: InputSpec) -> tuple[_Box, _Box]:
     """(src box in the frame, dst box in the input) for the card's resize mode."""
     in_h, in_w = spec.height, spec.width
     if spec.resize == "center_crop":
@@ -121,7 +122,8 @@ def prepare(pixels: np.ndarray, spec: InputSpec, dtype: np.dtype | str | None = 
         raise ValueError(f"expected a 2-D grey image, got shape {pixels.shape}")
     dtype = dtype if dtype is not None else pixels.dtype
     values = finite_float32(pixels)
-    src, dst = _fit(*values.shape, spec)
+    height, width = values.shape
+    src, dst = _fit(height, width, spec)
     top, left, h, w = src
     content = resize_float(values, int(dst[2]), int(dst[3]), box=(left, top, left + w, top + h))
     content = to_unit(content, spec.intensity, dtype)
@@ -131,6 +133,7 @@ def prepare(pixels: np.ndarray, spec: InputSpec, dtype: np.dtype | str | None = 
     std = np.asarray(spec.std, dtype=np.float32).reshape(-1, 1, 1)
     tensor = (np.broadcast_to(canvas, (spec.channels, spec.height, spec.width)) - mean) / std
     fy, fx = pixels.shape[0] / values.shape[0], pixels.shape[1] / values.shape[1]  # 1 unless block-averaged
-    src_frame = (src[0] * fy, src[1] * fx, src[2] * fy, src[3] * fx)
-    geometry = Geometry(tuple(map(float, src_frame)), tuple(map(float, dst)), (spec.height, spec.width), pixels.shape)
+    src_frame = (float(src[0] * fy), float(src[1] * fx), float(src[2] * fy), float(src[3] * fx))
+    dst_input = (float(dst[0]), float(dst[1]), float(dst[2]), float(dst[3]))
+    geometry = Geometry(src_frame, dst_input, (spec.height, spec.width), (pixels.shape[0], pixels.shape[1]))
     return np.ascontiguousarray(tensor, dtype=np.float32), geometry

@@ -15,9 +15,9 @@ class Notifier:
         self.address = address if address is not None else os.environ.get("NOTIFY_SOCKET")
         usec = os.environ.get("WATCHDOG_USEC")
         pid = os.environ.get("WATCHDOG_PID")
-        valid = usec and usec.isdigit() and (pid is None or pid == str(os.getpid()))
+        valid = usec is not None and usec.isdigit() and (pid is None or pid == str(os.getpid()))
         #: How often to ping (half the watchdog timeout), or None when no watchdog is configured.
-        self.watchdog_interval_s = int(usec) / 2e6 if valid else None
+        self.watchdog_interval_s = int(usec) / 2e6 if usec is not None and valid else None
 
     @property
     def enabled(self) -> bool:

@@ -38,7 +38,8 @@ def _tiff_incomplete(path: Path, size: int) -> str | None:
             for page in tif.pages:
                 if int(page.imagewidth) * int(page.imagelength) > MAX_PIXELS:
                     return None  # complete as far as settling goes; the reader refuses it with a reason
-                for offset, count in zip(page.dataoffsets or (), page.databytecounts or ()):
+                # unequal lists are the reader's to reject (as corrupt), not a reason to keep waiting
+                for offset, count in zip(page.dataoffsets or (), page.databytecounts or (), strict=False):
                     if offset + count > size:
                         return "TIFF image data extends past the end of the file"
     except Exception as exc:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,7 +35,7 @@ __all__ = [
     "sidecar_name",
 ]
 
-SCHEMA_VERSION = "nanoaid.sidecar/1"
+SCHEMA_VERSION: Final = "nanoaid.sidecar/1"
 SIDECAR_SUFFIX = ".nanoaid.json"
 
 #: The 10 NFFA-Europe SEM morphology classes, in the order every model uses.
@@ -85,7 +85,8 @@ class ModelRef(_Section):
 
 class Thresholds(_Section):
     accept: float = Field(ACCEPT_THRESHOLD, ge=0, le=1, description="Top score at or above this: accepted.")
-    review: float = Field(REVIEW_THRESHOLD, ge=0, le=1, description="Top score at or above this: review; below: unknown.")
+    review: float = Field(REVIEW_THRESHOLD, ge=0, le=1,
+                          description="Top score at or above this: review; below: unknown.")
 
 
 class Classification(_Section):
@@ -121,7 +122,8 @@ class Alignment(_Section):
     )
     aligned_fraction: float = Field(ge=0, le=1, description="Share of energy within ±15° of the dominant orientation.")
     histogram: Histogram
-    learned_score: float | None = Field(None, ge=0, le=1, description="The classifier's alignment head, when available.")
+    learned_score: float | None = Field(None, ge=0, le=1,
+                                        description="The classifier's alignment head, when available.")
     method: dict[str, Any] = Field(default_factory=dict, description="Window sigma, gradient kernel, etc.")
     meaningful: bool = Field(True, description="False when the label is not Nanowires/Fibres.")
 

@@ -38,7 +38,7 @@ class Candidate:
 class FileFilter:
     """Decides which names are frames: include/exclude globs, never hidden, temp or own files."""
 
-    def __init__(self, root: Path, settings: WatchSettings, *, skip_dirs: tuple[Path, ...] = ()):
+    def __init__(self, root: Path, settings: WatchSettings, *, skip_dirs: tuple[Path | None, ...] = ()):
         self.root = Path(root).absolute()
         self.include = [p.lower() for p in settings.include]
         self.exclude = [p.lower() for p in settings.exclude]

@@ -1,33 +1,33 @@
-"""Shared fixtures: the real instrument files in ../shared, and a guard against leaked threads."""
+"""Shared fixtures: the real instrument files (see realsem.py), and a guard against leaked threads."""
 from __future__ import annotations
 
+import gc
 import threading
-import time
 from pathlib import Path
 
 import pytest
+import realsem
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data" / "real-sem"
+from nanoaid_daemon.testing import leaked_threads
 
 
 @pytest.fixture(scope="session")
 def real_sem() -> Path:
-    """Folder of real instrument files (read in place, never copied into the project)."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"shared test data not found at {SHARED_DATA}")
-    return SHARED_DATA
+    """Folder of real instrument files listed in tests/registry.txt, each checked against its sha256."""
+    found = realsem.check(realsem.folder(), realsem.read_registry())
+    if found.altered or (found.missing and realsem.required()):
+        pytest.fail(found.explain(), pytrace=False)
+    if found.missing:
+        pytest.skip(found.explain())
+    return found.folder
 
 
 @pytest.fixture(autouse=True)
 def no_leaked_threads():
-    """A test that leaves a non-daemon thread running fails: stop() must really stop things."""
+    """A test that leaves a thread running fails, daemon threads included (as watchdog's own tests
+    do): a daemon thread left behind still holds its sockets and files and acts in later tests."""
     before = set(threading.enumerate())
     yield
-    deadline = time.monotonic() + 5.0
-    while True:
-        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
-        if not leaked or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    gc.collect()  # objects of this test's fixtures that stop their threads when collected
+    leaked = leaked_threads(before)
     assert not leaked, f"test leaked threads: {[t.name for t in leaked]}"

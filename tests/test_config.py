@@ -51,7 +51,7 @@ def test_reference_config_equals_defaults_and_mentions_every_setting():
     text = DEFAULT_CONFIG_PATH.read_text()
 
     def fields(model, prefix=""):
-        for name, info in type(model).model_fields.items():
+        for name in type(model).model_fields:
             value = getattr(model, name)
             if isinstance(value, BaseModel):
                 yield from fields(value, f"{prefix}{name}.")

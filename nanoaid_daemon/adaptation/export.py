@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import ModelUnavailable
 from .fit import Adapted
@@ -27,7 +28,7 @@ NEW_OUTPUTS = ("base_probs", "ood_score")
 _RENAMED = {"probs": "base_probs", "cams": "base_cams"}
 
 
-def _const(name: str, value: np.ndarray, dtype=np.float32):
+def _const(name: str, value: ArrayLike, dtype=np.float32):
     from onnx import numpy_helper
 
     return numpy_helper.from_array(np.asarray(value, dtype=dtype), name)

@@ -63,7 +63,7 @@ def fit_head(x: np.ndarray, y: np.ndarray, n_classes: int, *, l2: float = 1e-3, 
     present = np.zeros(n_classes, bool)
     present[np.unique(y)] = True
     cls = np.flatnonzero(present)
-    index = {c: i for i, c in enumerate(cls)}
+    index = {int(c): i for i, c in enumerate(cls)}
     yi = np.array([index[int(c)] for c in y])
     counts = np.bincount(yi, minlength=len(cls)).astype(np.float64)
     w = (1.0 / counts[yi]) / len(cls)

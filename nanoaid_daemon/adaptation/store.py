@@ -15,9 +15,11 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..atomic import atomic_write_text
 from ..errors import ConfigError
@@ -101,10 +103,10 @@ class Store:
         return to
 
     # -- support embeddings ----------------------------------------------------------------------
-    def save_embedding(self, folder: Path, key: str, arrays: dict[str, np.ndarray]) -> None:
+    def save_embedding(self, folder: Path, key: str, arrays: Mapping[str, ArrayLike]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{key}.tmp.npz"
-        np.savez(tmp, **arrays)
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stub lets a key be allow_pickle
         os.replace(tmp, folder / f"{key}.npz")
 
     def load_embeddings(self, folder: Path) -> dict[str, dict[str, np.ndarray]]:

@@ -22,10 +22,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, NanoaidError
 from .tasks import THREAD_ENV, pool_worker_init
+
+if TYPE_CHECKING:  # the [batch] extra; imported when a DaskEngine starts
+    from distributed import Client, LocalCluster
 
 __all__ = ["TaskLost", "BatchAborted", "PoolEngine", "DaskEngine", "dask_available"]
 
@@ -200,8 +203,8 @@ class DaskEngine:
         self.address = address
         self.threads = threads
         self.workers = workers
-        self._cluster: Any = None
-        self.client: Any = None
+        self._cluster: LocalCluster | None = None
+        self.client: Client | None = None
         self._nthreads: tuple[float, int] = (0.0, 0)
         if logging.getLogger().getEffectiveLevel() > logging.INFO:  # Dask's INFO lines drown the progress
             logging.getLogger("distributed").setLevel(logging.WARNING)
@@ -242,11 +245,15 @@ class DaskEngine:
             return f"local Dask cluster of {self.workers} worker{'s' * (self.workers != 1)}"
         return f"Dask scheduler {self.address} ({self._threads()} worker threads now)"
 
+    def _client(self) -> Client:
+        assert self.client is not None, "the engine is closed"
+        return self.client
+
     def _threads(self) -> int:
         stamp, count = self._nthreads
         if time.monotonic() - stamp > 2.0:
             try:
-                count = sum(self.client.nthreads().values())
+                count = sum(self._client().nthreads().values())
             except Exception as exc:
                 raise BatchAborted(f"lost the Dask scheduler: {exc}") from exc
             self._nthreads = (time.monotonic(), count)
@@ -257,10 +264,11 @@ class DaskEngine:
         return 2 * max(1, self._threads())
 
     def submit(self, fn: Callable, *args: Any, avoid: str | None = None) -> Any:
-        others = [w for w in self.client.nthreads() if w != avoid] if avoid else []
+        client = self._client()
+        others = [w for w in client.nthreads() if w != avoid] if avoid else []
         if others:
-            return self.client.submit(fn, *args, pure=False, workers=others, allow_other_workers=True)
-        return self.client.submit(fn, *args, pure=False)
+            return client.submit(fn, *args, pure=False, workers=others, allow_other_workers=True)
+        return client.submit(fn, *args, pure=False)
 
     def collect(self, future: Any) -> tuple[Any, str]:
         from distributed import KilledWorker

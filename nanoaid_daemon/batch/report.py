@@ -112,6 +112,10 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def _by_code(counts: dict[str, int]) -> str:
+    return ", ".join(f"{code}: {n}" for code, n in sorted(counts.items()))
+
+
 def render_text(r: BatchReport) -> str:
     """The final summary a person reads."""
     if r.aborted:
@@ -125,8 +129,7 @@ def render_text(r: BatchReport) -> str:
              f"  engine      {r.engine}, chunks of {r.chunk_size}",
              f"  processed   {r.processed}",
              f"  skipped     {r.known + r.duplicates} by content hash ({r.duplicates} duplicate copies)",
-             f"  rejected    {r.rejected}" + (f"  ({', '.join(f'{c}: {n}' for c, n in sorted(r.rejected_by_code.items()))})"
-                                               if r.rejected else ""),
+             f"  rejected    {r.rejected}" + (f"  ({_by_code(r.rejected_by_code)})" if r.rejected else ""),
              f"  failed      {r.failed}",
              f"  retried     {r.retried}" + (f"  (once each, on another worker; {r.tasks_lost} chunks lost with "
                                                "their worker)" if r.retried else "")]

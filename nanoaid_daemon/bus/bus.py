@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import zmq
@@ -64,7 +65,7 @@ class Bus:
     def _start(self) -> Endpoints:
         cfg = self.settings.bus
         if self.keys is not None:
-            self._auth = AllowListAuthenticator(self._context, self.keys.clients)
+            self._auth = AllowListAuthenticator(self._zmq(), self.keys.clients)
             self._auth.start()
         pub = self._bind(zmq.PUB, "pub", cfg.pub_port)
         pub.sndhwm = cfg.send_hwm
@@ -73,7 +74,7 @@ class Bus:
         monitors = {self._monitor(sock): HandshakeLog(name, curve=self.keys is not None)
                     for sock, name in ((pub, "pub"), (replay, "replay"), (command, "command"))}
         corrections = self._corrections or _default_corrections(self.journal)
-        handlers = {
+        handlers: dict[zmq.Socket, Callable[[list[bytes]], list[bytes]]] = {
             replay: ReplayService(self.journal, page_max=cfg.replay_page_max,
                                   max_request_bytes=cfg.max_request_bytes).handle,
             command: CommandService(corrections, self.notify, max_request_bytes=cfg.max_request_bytes).handle,
@@ -84,8 +85,7 @@ class Bus:
         self._spawn("pub", self._publisher.run)
         self._spawn("requests", self._server.run)
         self.endpoints = Endpoints(
-            pub=connectable(pub.last_endpoint.decode()), replay=connectable(replay.last_endpoint.decode()),
-            command=connectable(command.last_endpoint.decode()),
+            pub=connectable(_bound(pub)), replay=connectable(_bound(replay)), command=connectable(_bound(command)),
             curve_server_key=self.keys.public.decode() if self.keys else None,
             pid=os.getpid(), heartbeat_s=cfg.heartbeat_s, started=now_utc())
         try:
@@ -137,8 +137,13 @@ class Bus:
     def last_published(self) -> int | None:
         return self._publisher.last_published if self._publisher else None
 
+    def _zmq(self) -> zmq.Context:
+        """The context, which exists from ``start()`` until ``stop()`` destroys one of our own."""
+        assert self._context is not None, "the bus is not started"
+        return self._context
+
     def _bind(self, kind: int, name: str, port: int) -> zmq.Socket:
-        sock = self._context.socket(kind)
+        sock = self._zmq().socket(kind)
         self._sockets.append(sock)
         sock.linger = 0
         if kind == zmq.ROUTER:
@@ -179,3 +184,8 @@ def _default_corrections(journal):
     from ..corrections import Corrections
 
     return Corrections(journal)
+
+
+def _bound(sock: zmq.Socket) -> str:
+    """The address a socket actually bound (port 0 becomes the port the system chose)."""
+    return sock.getsockopt_string(zmq.LAST_ENDPOINT)

@@ -59,7 +59,7 @@ def read_endpoints(state_dir: Path) -> Endpoints | None:
         raise BusError(f"{path} is not a valid endpoints file: {exc}") from None
 
 
-def remove_endpoints(state_dir: Path, pid: int) -> None:
+def remove_endpoints(state_dir: Path, pid: int | None) -> None:
     """Remove the file if it is still ours (a newer daemon may have replaced it)."""
     path = Path(state_dir) / ENDPOINTS_NAME
     try:

@@ -38,7 +38,7 @@ MAX_MESSAGE_BYTES = 1 << 20
 MAX_FRAMES = 8
 
 _Prefix = Annotated[str, StringConstraints(max_length=64)]
-_RequestId = Union[Annotated[str, StringConstraints(max_length=128)], Annotated[int, Field(ge=-(2**63), lt=2**63)]]
+_RequestId = Annotated[str, StringConstraints(max_length=128)] | Annotated[int, Field(ge=-(2**63), lt=2**63)]
 
 
 class RequestRejected(BusError):
@@ -93,8 +93,10 @@ _ADAPTERS: dict[int, TypeAdapter] = {}
 def _adapter(ops: dict[str, type[_Request]]) -> TypeAdapter:
     key = id(ops)
     if key not in _ADAPTERS:
-        union = Union[tuple(ops.values())]  # type: ignore[valid-type]
-        _ADAPTERS[key] = TypeAdapter(Annotated[union, Field(discriminator="op")])
+        # A Union over a run-time tuple of types has no `X | Y` spelling.
+        union = Union[tuple(ops.values())]  # type: ignore[valid-type]  # noqa: UP007
+        discriminated: Any = Annotated[union, Field(discriminator="op")]  # a type built at run time
+        _ADAPTERS[key] = TypeAdapter(discriminated)
     return _ADAPTERS[key]
 
 

@@ -13,8 +13,10 @@ import logging
 import os
 import socket as pysocket
 import stat
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import zmq
 import zmq.auth
@@ -146,7 +148,7 @@ _FAILED = {
                                           "without CURVE notices the mismatch first)",
     zmq.EVENT_HANDSHAKE_FAILED_AUTH: "authentication refused",
 }
-_REASONS = {
+_REASONS: dict[int, str] = {
     zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH: "security mechanism mismatch (client without CURVE, or CURVE "
                                                  "client to a plain server)",
     zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC: "CURVE handshake failed (wrong server key?)",
@@ -191,13 +193,13 @@ class HandshakeLog:
         self._peers: dict[int, str | None] = {}
         self._pending: str | None = None
 
-    def handle(self, batch: list[dict]) -> None:
+    def handle(self, batch: Sequence[Mapping[str, Any]]) -> None:
         """One drained batch of monitor events, in order."""
         last_close = {int(m["value"]): i for i, m in enumerate(batch) if m["event"] == zmq.EVENT_DISCONNECTED}
         for i, msg in enumerate(batch):
             self._one(msg, closed_later=last_close.get(int(msg["value"]), -1) > i)
 
-    def _one(self, msg: dict, *, closed_later: bool) -> None:
+    def _one(self, msg: Mapping[str, Any], *, closed_later: bool) -> None:
         event, value = msg["event"], int(msg["value"])
         endpoint = msg.get("endpoint", b"").decode("utf-8", "replace")
         if event == zmq.EVENT_ACCEPTED:  # an fd closed later in this batch may already be reused: don't ask it

@@ -78,7 +78,8 @@ class ReplayService(_Service):
         limit = min(req.limit or self._page_max, self._page_max)
         bodies = self._journal.events_since(req.seq, limit)
         last_seq = self._journal.last_seq()
-        until, size, events = req.seq, 0, []
+        until, size = req.seq, 0
+        events: list[bytes] = []
         for body in bodies:
             doc = json.loads(body)
             if events and size + len(body) > self._max_reply_bytes:

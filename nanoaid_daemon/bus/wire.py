@@ -1,6 +1,6 @@
 """Client side of the wire: CURVE client settings and one request/reply exchange over DEALER.
 
-Shared by ``nanoaid_daemon.client`` and the command-line tools. A ``Requester`` belongs to the
+Shared by ``nanoaid_daemon.bus.client`` and the command-line tools. A ``Requester`` belongs to the
 thread that made it, like every ZeroMQ socket.
 """
 from __future__ import annotations

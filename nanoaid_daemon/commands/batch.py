@@ -22,8 +22,10 @@ def register(sub) -> None:
                                    "has not finished yet. Interrupt any time; --resume continues.")
     p.add_argument("root", nargs="?", type=Path, metavar="ROOT",
                    help="archive folder (with --resume: default is the interrupted run's)")
-    p.add_argument("--state", type=Path, metavar="DIR", help="folder of the journal (local disk); default: state_dir setting")
-    p.add_argument("--output", type=Path, metavar="DIR", help="write sidecars/previews under DIR instead of beside each frame")
+    p.add_argument("--state", type=Path, metavar="DIR",
+                   help="folder of the journal (local disk); default: state_dir setting")
+    p.add_argument("--output", type=Path, metavar="DIR",
+                   help="write sidecars/previews under DIR instead of beside each frame")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, metavar="N", help="start a local Dask cluster of N worker processes")
     where.add_argument("--scheduler", metavar="ADDRESS", help="use a running Dask scheduler, e.g. tcp://host:8786")

@@ -57,23 +57,11 @@ def _write_frames(watch: Path, count: int, seed: int, log: list[str]) -> list[Pa
     return paths
 
 
-def _subscribe(state: Path, lines: list[str], stop: threading.Event, ready: threading.Event) -> threading.Thread:
-    from ..client import Subscriber
+def _subscribe(state: Path, lines: list[str]):
+    """A real subscriber on its own thread, collecting one line per frame event; ``close()`` joins it."""
+    from ..bus.client import Subscriber
 
-    def run() -> None:
-        sub = Subscriber(state_dir=state, since=0, types=("frame.",))
-        ready.set()
-        try:
-            for event in sub:
-                lines.append(_describe(event))
-                if stop.is_set():
-                    break
-        finally:
-            sub.close()
-
-    thread = threading.Thread(target=run, name="demo-subscriber", daemon=True)
-    thread.start()
-    return thread
+    return Subscriber(state_dir=state, since=0, types=("frame.",)).start(lambda event: lines.append(_describe(event)))
 
 
 def _describe(event) -> str:
@@ -101,15 +89,16 @@ def run(args) -> int:
     daemon = Daemon(settings)
     daemon.start()
     lines: list[str] = []
-    stop, ready = threading.Event(), threading.Event()
+    subscriber = None
     try:
-        subscriber = _subscribe(state, lines, stop, ready)
-        ready.wait(10)
+        subscriber = _subscribe(state, lines)
         _say(f"daemon ready in {time.monotonic() - started:.1f} s; events on {_endpoint(state)}\n")
         shown = _stream(daemon, watch, args, lines)
-        stop.set()
+        subscriber.close()
         _summary(daemon, watch, state, time.monotonic() - started, shown)
     finally:
+        if subscriber is not None:
+            subscriber.close()
         daemon.stop()
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
@@ -167,12 +156,14 @@ def _write_extras(watch: Path, paths: list[Path], log: list[str]) -> None:
 
 def _summary(daemon: Daemon, watch: Path, state: Path, elapsed: float, shown: int) -> None:
     journal = daemon.journal
+    assert journal is not None  # open from start() until stop()
     processed = journal.events(type="frame.processed")
     rejected = journal.quarantine()
     counts = journal.counts()
     _say("\nsummary")
     _say(f"  frames processed : {len(processed)} (sidecars: {len(list(watch.rglob('*.nanoaid.json')))})")
-    _say(f"  rejected         : {len(rejected)}" + "".join(f"\n      {Path(r.path).name}: {r.reason}" for r in rejected))
+    reasons = "".join(f"\n      {Path(r.path).name}: {r.reason}" for r in rejected)
+    _say(f"  rejected         : {len(rejected)}{reasons}")
     _say(f"  duplicates       : {counts['duplicate']}")
     _say(f"  events journaled : {journal.last_seq()} (gap-free); frame events the subscriber received: {shown}")
     decisions = [e.summary.decision for e in processed if e.summary and e.summary.decision]

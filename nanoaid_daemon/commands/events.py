@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..bus.client import Subscriber
 from ..cli import add_config_option, settings_from_args
-from ..client import Subscriber
 
 
 def _non_negative(text: str) -> int:
@@ -36,7 +36,9 @@ def register(sub) -> None:
     p.add_argument("--idle-exit", type=_positive, metavar="SECONDS", help="exit 0 after this long without an event")
     p.add_argument("--json", action="store_true", help="one JSON document per line (the default)")
     p.add_argument("--text", action="store_true", help="a short human-readable line per event instead")
-    p.add_argument("--client-key", type=Path, metavar="FILE", help="CURVE client secret key, when the daemon uses CURVE")
+    p.add_argument(
+        "--client-key", type=Path, metavar="FILE", help="CURVE client secret key, when the daemon uses CURVE"
+    )
     add_config_option(p)
     p.set_defaults(func=run)
 
@@ -53,8 +55,9 @@ def _text(event) -> str:
 
 def run(args) -> int:
     state = args.state or settings_from_args(args).state_dir
-    sub = Subscriber(state_dir=state, since=args.since, types=args.types, idle_timeout=args.idle_exit,
-                     client_key=args.client_key)
+    sub = Subscriber(
+        state_dir=state, since=args.since, types=args.types, idle_timeout=args.idle_exit, client_key=args.client_key
+    )
     try:
         for event in sub:
             print(_text(event) if args.text else event.to_json(), flush=True)

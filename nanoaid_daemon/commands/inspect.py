@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..cli import EXIT_FAIL, EXIT_OK, add_config_option, settings_from_args
 from ..errors import ReaderError
@@ -23,7 +24,7 @@ def register(sub) -> None:
 def inspect_file(host: PluginHost, path: Path, zone) -> dict:
     read = host.read(path)
     digest, size = sha256_file(path)
-    doc = {
+    doc: dict[str, Any] = {
         "path": str(path),
         "reader": read.reader,
         "frame": frame_info(read, sha256=digest, size_bytes=size, root=path.parent).model_dump(mode="json"),

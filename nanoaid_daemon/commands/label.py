@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 from ..bus import daemon_running
+from ..bus.client import send_correction
 from ..bus.protocol import RequestRejected
 from ..cli import EXIT_FAIL, add_config_option, settings_from_args
-from ..client import send_correction
 from ..corrections import JOURNAL_NAME, CorrectionRejected, Corrections, check_text
 from ..errors import ConfigError
 from ..events import Summary

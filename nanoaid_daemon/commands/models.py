@@ -19,7 +19,8 @@ def register(sub) -> None:
     p = sub.add_parser("models", help="list, verify or evaluate the ONNX models and their cards")
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     for name, helptext, func in (("list", "models and their cards, with an integrity check", run_list),
-                                 ("verify", "check every model against its card's sha256 (exit 1 on any failure)", run_verify)):
+                                 ("verify", "check every model against its card's sha256 (exit 1 on any failure)",
+                                  run_verify)):
         q = msub.add_parser(name, help=helptext)
         q.add_argument("--models-dir", type=Path, help="default: models.dir from the configuration")
         add_config_option(q)

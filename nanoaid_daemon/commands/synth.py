@@ -24,8 +24,10 @@ def register(sub) -> None:
     p.add_argument("out", type=Path, metavar="OUT", help="folder to create (class sub-folders inside)")
     p.add_argument("--per-class", type=int, default=10, metavar="N", help="frames per class (default 10)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same files (default 0)")
-    p.add_argument("--format", choices=("png", "tiff"), default="png", help="png (training) or tiff with vendor metadata")
-    p.add_argument("--vendor", choices=("fei", "zeiss", "none"), default="fei", help="TIFF metadata flavour (default fei)")
+    p.add_argument("--format", choices=("png", "tiff"), default="png",
+                   help="png (training) or tiff with vendor metadata")
+    p.add_argument("--vendor", choices=("fei", "zeiss", "none"), default="fei",
+                   help="TIFF metadata flavour (default fei)")
     p.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT incl. databar, or 'mixed' (the training mix)")
     p.add_argument("--bits", choices=("8", "16", "mixed"), default="8", help="sample depth (mixed: 1 in 10 is 16-bit)")
     p.add_argument("--classes", default=",".join(CLASSES), help="comma-separated subset of the classes")

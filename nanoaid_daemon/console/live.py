@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from ..client import Subscriber
+from ..bus.client import Subscriber
 from ..events import Event
 from .store import Store, wall_item
 

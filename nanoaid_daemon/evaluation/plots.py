@@ -92,5 +92,7 @@ def reliability_png(bins: list[dict], ece: float, title: str = "") -> bytes:
         draw.text((x0 + t * size - 8, y0 + 6), f"{t:.1f}", fill="black", font=small)
         draw.text((x0 - 30, y0 - t * size - 6), f"{t:.1f}", fill="black", font=small)
     draw.text((x0 + size // 2 - 60, y0 + 24), "confidence (top score)", fill="black", font=small)
-    draw.text((x0, y0 + 42), "blue: accuracy per bin · red: mean confidence · grey: share of frames", fill="black", font=small)
+    draw.text(
+        (x0, y0 + 42), "blue: accuracy per bin · red: mean confidence · grey: share of frames", fill="black", font=small
+    )
     return _png(img)

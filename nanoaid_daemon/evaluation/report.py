@@ -59,7 +59,7 @@ class Session:
 
     def run(self, batch: np.ndarray, outputs: list[str]) -> dict[str, np.ndarray]:
         values = self._session.run(outputs, {self.spec.name: np.ascontiguousarray(batch, np.float32)})
-        return dict(zip(outputs, values))
+        return dict(zip(outputs, values, strict=True))
 
 
 def _batches(items: list, spec: InputSpec, size: int) -> Iterator[tuple[list, np.ndarray]]:
@@ -107,7 +107,8 @@ def evaluate_folder(card_path: Path, model_path: Path, card: ModelCard, data: Pa
     probs, align = predict(Session(model_path, card.input, threads), items)
     accept = card.thresholds.get("accept", ACCEPT_THRESHOLD) if accept is None else accept
     review = card.thresholds.get("review", REVIEW_THRESHOLD) if review is None else review
-    report = classification_report(probs, np.array([it.label for it in items]), card.classes, accept=accept, review=review)
+    report = classification_report(probs, np.array([it.label for it in items]), card.classes, accept=accept,
+                                   review=review)
     report.update({"model": {"name": card.name, "version": card.version, "sha256": card.sha256},
                    "data": str(data), "split": split})
     if out_dir is not None:
@@ -118,13 +119,21 @@ def evaluate_folder(card_path: Path, model_path: Path, card: ModelCard, data: Pa
 def _write(out: Path, report: dict, items: list[Item], probs: np.ndarray, align: np.ndarray, card: ModelCard) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (out / "confusion.png").write_bytes(confusion_png(report["confusion_matrix"], card.classes,
-                                                      f"{card.name} on {Path(report['data']).name} ({report['split']})"))
+    (out / "confusion.png").write_bytes(
+        confusion_png(
+            report["confusion_matrix"], card.classes, f"{card.name} on {Path(report['data']).name} ({report['split']})"
+        )
+    )
     (out / "reliability.png").write_bytes(reliability_png(report["reliability"], report["ece"]))
     with open(out / "predictions.jsonl", "w", encoding="utf-8") as fh:
-        for item, p, a in zip(items, probs, align):
-            row = {"file": str(item.path), "label": card.classes[item.label], "predicted": card.classes[int(np.argmax(p))],
-                   "score": round(float(np.max(p)), 5), "align_prob": None if np.isnan(a) else round(float(a), 5)}
+        for item, p, a in zip(items, probs, align, strict=True):
+            row = {
+                "file": str(item.path),
+                "label": card.classes[item.label],
+                "predicted": card.classes[int(np.argmax(p))],
+                "score": round(float(np.max(p)), 5),
+                "align_prob": None if np.isnan(a) else round(float(a), 5),
+            }
             fh.write(json.dumps(row) + "\n")
 
 
@@ -139,7 +148,8 @@ def summary_lines(report: dict) -> list[str]:
         f"(split {report['split']}, {report['n']} images)",
         f"accuracy {_pct(report['accuracy'])}   top-2 {_pct(report['top2_accuracy'])}   "
         f"balanced {_pct(report['balanced_accuracy'])}   ECE {report['ece']:.3f}",
-        f"score >= {op['accept_threshold']}: {_pct(op['accepted_fraction'])} of frames, {_pct(op['accepted_accuracy'])} right",
+        f"score >= {op['accept_threshold']}: {_pct(op['accepted_fraction'])} of frames, "
+        f"{_pct(op['accepted_accuracy'])} right",
         f"{op['review_threshold']} <= score < {op['accept_threshold']}: {_pct(op['review_fraction'])} of frames, "
         f"right class in top two {_pct(op['review_top2_accuracy'])}",
         f"score < {op['review_threshold']}: {_pct(op['unknown_fraction'])} of frames",

@@ -10,6 +10,7 @@ import logging
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -35,7 +36,9 @@ def first_ifd_codes(head: bytes) -> frozenset[int]:
     sniffers use this to still see that the tag is there.
     """
     try:
-        order = {b"II": "little", b"MM": "big"}[head[:2]]
+        if head[:2] not in (b"II", b"MM"):
+            return frozenset()
+        order: Literal["little", "big"] = "little" if head[:2] == b"II" else "big"
         big = int.from_bytes(head[2:4], order) == 43
         offset = int.from_bytes(head[8:16] if big else head[4:8], order)
         count_size, entry_size = (8, 20) if big else (2, 12)
@@ -140,7 +143,7 @@ def _check_layout(page, path: Path) -> None:
     width, height = int(page.imagewidth), int(page.imagelength)
     check_dimensions(width, height, path, samples=int(page.samplesperpixel))
     file_size = Path(path).stat().st_size
-    if not all((o > 0 and o + c <= file_size) or (o == 0 and c == 0) for o, c in zip(offsets, counts)):
+    if not all((o > 0 and o + c <= file_size) or (o == 0 and c == 0) for o, c in zip(offsets, counts, strict=True)):
         raise ReaderError("truncated TIFF: image data extends past the end of the file", path=path, code="truncated")
     in_memory, stored = _decoded_bytes(page)
     compressed = int(page.compression) != _NO_COMPRESSION

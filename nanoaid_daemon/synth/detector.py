@@ -91,7 +91,8 @@ def detect(rng: np.random.Generator, signal: np.ndarray, scan: Scan, bits: int) 
     noisy = counts + np.sqrt(counts + 0.5) * rng.standard_normal(signal.shape, dtype=F32)
     noisy = blur_x(noisy / scan.dose, scan.amp_tau_px)
     if scan.line_noise > 0:
-        noisy = noisy + (scan.line_noise * float(np.median(noisy)) * rng.standard_normal(rows).astype(F32))[:, None]
+        line_offsets = scan.line_noise * float(np.median(noisy)) * rng.standard_normal(size=(rows,)).astype(F32)
+        noisy = noisy + line_offsets[:, None]
     sample = noisy[::3, ::3]
     lo, hi = np.percentile(sample, [0.5, 99.5])
     scaled = scan.black + (noisy - lo) * ((scan.white - scan.black) / max(float(hi - lo), 1e-6))

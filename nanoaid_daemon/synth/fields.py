@@ -16,7 +16,8 @@ __all__ = ["resize", "blur", "blur_x", "fbm", "worley", "smoothstep", "normalise
 F32 = np.float32
 
 
-def resize(a: np.ndarray, shape: tuple[int, int], resample: int = Image.BILINEAR) -> np.ndarray:
+def resize(a: np.ndarray, shape: tuple[int, int],
+           resample: Image.Resampling = Image.Resampling.BILINEAR) -> np.ndarray:
     """``a`` resampled to ``shape`` (rows, cols); Pillow's area-aware filters do the work."""
     if a.shape == tuple(shape):
         return a.astype(F32, copy=False)
@@ -50,9 +51,9 @@ def blur(a: np.ndarray, sigma: float) -> np.ndarray:
         return _gauss(a, sigma)
     factor = math.ceil(sigma / 1.4)
     small_shape = (max(2, math.ceil(a.shape[0] / factor)), max(2, math.ceil(a.shape[1] / factor)))
-    small = resize(a, small_shape, Image.BOX)
+    small = resize(a, small_shape, Image.Resampling.BOX)
     residual = math.sqrt(max(sigma * sigma - 0.2 * factor * factor, 0.09)) / factor
-    return resize(_gauss(small, residual), a.shape, Image.BILINEAR)
+    return resize(_gauss(small, residual), a.shape, Image.Resampling.BILINEAR)
 
 
 def blur_x(a: np.ndarray, tau: float) -> np.ndarray:
@@ -70,7 +71,8 @@ def blur_x(a: np.ndarray, tau: float) -> np.ndarray:
     return out
 
 
-def fbm(rng: np.random.Generator, shape: tuple[int, int], cell_px: float, octaves: int = 4, persistence: float = 0.55) -> np.ndarray:
+def fbm(rng: np.random.Generator, shape: tuple[int, int], cell_px: float, octaves: int = 4,
+        persistence: float = 0.55) -> np.ndarray:
     """Fractal value noise, zero mean, std ≈ 1: random grids of halving cell size, upsampled bicubically."""
     out = np.zeros(shape, F32)
     amp, total = 1.0, 0.0
@@ -79,7 +81,7 @@ def fbm(rng: np.random.Generator, shape: tuple[int, int], cell_px: float, octave
         gh = max(2, int(shape[0] / cell) + 2)
         gw = max(2, int(shape[1] / cell) + 2)
         grid = rng.standard_normal((gh, gw)).astype(F32)
-        out += amp * resize(grid, shape, Image.BICUBIC)
+        out += amp * resize(grid, shape, Image.Resampling.BICUBIC)
         total += amp * amp
         amp *= persistence
         cell /= 2.0
@@ -116,7 +118,7 @@ def worley(rng: np.random.Generator, shape: tuple[int, int], cell_px: float, jit
             f1 = np.where(closer, d, f1)
     f1 = resize(f1, shape) * work_scale
     f2 = resize(f2, shape) * work_scale
-    ident = np.asarray(Image.fromarray(ident).resize((cols, rows), Image.NEAREST))
+    ident = np.asarray(Image.fromarray(ident).resize((cols, rows), Image.Resampling.NEAREST))
     return f1, f2, ident
 
 

@@ -86,9 +86,9 @@ def _detector_shadow(h: np.ndarray, angle: float, elevation: float) -> np.ndarra
     deg = math.degrees(angle)
     img = Image.fromarray(np.ascontiguousarray(small, F32), "F")
     low = float(small.min())
-    rot = np.asarray(img.rotate(-deg, Image.BILINEAR, expand=True, fillcolor=low), F32)
+    rot = np.asarray(img.rotate(-deg, Image.Resampling.BILINEAR, expand=True, fillcolor=low), F32)
     depth = _shadow_along_x(rot, math.tan(elevation))
-    back = np.asarray(Image.fromarray(depth, "F").rotate(deg, Image.BILINEAR, expand=True), F32)
+    back = np.asarray(Image.fromarray(depth, "F").rotate(deg, Image.Resampling.BILINEAR, expand=True), F32)
     r0 = (back.shape[0] - small.shape[0]) // 2
     c0 = (back.shape[1] - small.shape[1]) // 2
     depth = back[r0 : r0 + small.shape[0], c0 : c0 + small.shape[1]] * step
@@ -101,7 +101,7 @@ def _charging_streaks(rng, charge: np.ndarray, strength: float) -> np.ndarray:
     decay = math.exp(-1.0 / tau)
     src = blur(charge, 2.0)
     tail = np.empty_like(src)
-    acc = np.zeros(src.shape[0], F32)
+    acc: np.ndarray = np.zeros(src.shape[0], F32)  # float64 from the first step on, as it always was
     for j in range(src.shape[1]):
         acc = acc * decay + src[:, j] * (1 - decay)
         tail[:, j] = acc

@@ -30,8 +30,9 @@ def _tiff_bytes(frame: SynthFrame, vendor: str) -> bytes:
         meta = {**frame.meta, "stored_rows": frame.image.shape[0]}  # SmartSEM's store resolution counts the data zone
         extratags.append((ZEISS_TAG, "s", 0, zeiss_cz_sem(meta, image_rows), True))
     buf = io.BytesIO()
+    stamp = frame.meta["acquired_at"][:19].replace("-", ":").replace("T", " ")  # TIFF DateTime: YYYY:MM:DD HH:MM:SS
     tifffile.imwrite(buf, frame.image, photometric="minisblack", extratags=extratags,
-                     metadata=None, software="nanoaid synth", datetime=frame.meta["acquired_at"][:19].replace("-", ":").replace("T", " "))
+                     metadata=None, software="nanoaid synth", datetime=stamp)
     return buf.getvalue()
 
 

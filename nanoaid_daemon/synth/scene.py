@@ -81,7 +81,8 @@ def add_clutter(rng: np.random.Generator, h: np.ndarray, material, scale_px: flo
         mat = mat * (1.0 - beyond * rng.uniform(0.2, 0.6))
     if rng.random() < 0.1:  # carbon contamination left by an earlier, smaller scan field
         r0, c0 = int(rng.uniform(0, rows * 0.7)), int(rng.uniform(0, cols * 0.7))
-        mat[r0 : r0 + int(rows * rng.uniform(0.1, 0.3)), c0 : c0 + int(cols * rng.uniform(0.1, 0.3))] *= rng.uniform(0.6, 0.85)
+        r1, c1 = r0 + int(rows * rng.uniform(0.1, 0.3)), c0 + int(cols * rng.uniform(0.1, 0.3))
+        mat[r0:r1, c0:c1] *= rng.uniform(0.6, 0.85)
     return h, mat
 
 
@@ -126,7 +127,7 @@ def lattice_offsets(rng: np.random.Generator, shape, period: float, hexagonal: b
     v = (xx - cols / 2) * sa + (yy - rows / 2) * ca
     pv = period * (math.sqrt(3) if hexagonal else 1.0)
     table = rng.random((2, 8192)).astype(F32) - 0.5
-    best = None
+    best: list[np.ndarray] | None = None
     for shift_u, shift_v, tag in ((0.0, 0.0, 0), (period / 2, pv / 2, 1)) if hexagonal else ((0.0, 0.0, 0),):
         iu, iv = np.round((u - shift_u) / period), np.round((v - shift_v) / pv)
         key = ((iu.astype(np.int64) * 73856093) ^ (iv.astype(np.int64) * 19349663) ^ tag) % 8192
@@ -139,6 +140,7 @@ def lattice_offsets(rng: np.random.Generator, shape, period: float, hexagonal: b
             closer = d2 < best[3]
             best = [np.where(closer, du, best[0]), np.where(closer, dv, best[1]), np.where(closer, key, best[2]),
                     np.minimum(d2, best[3])]
+    assert best is not None  # the loop runs at least once
     du, dv, key = best[0], best[1], best[2]
     dx = du * ca + dv * sa
     dy = -du * sa + dv * ca

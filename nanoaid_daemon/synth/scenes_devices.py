@@ -28,7 +28,9 @@ class _Layout:
 
     def __init__(self, rng, shape):
         self.shape = shape
-        self.angle = float(rng.choice([0, 0.5 * math.pi, math.pi, 1.5 * math.pi])) + float(rng.choice([0.0, 0.0, rng.normal(0, 0.3)]))
+        self.angle = float(rng.choice([0, 0.5 * math.pi, math.pi, 1.5 * math.pi])) + float(
+            rng.choice([0.0, 0.0, rng.normal(0, 0.3)])
+        )
         self.polys: list[np.ndarray] = []
         self.values: list[float] = []
 
@@ -78,7 +80,15 @@ def _springs(rng, lay: _Layout, rows, cols, top):
     xs = np.linspace(cols * 0.05, cols * 0.45, turns * 2)
     for i in range(turns * 2 - 1):
         y = rows / 2 + (amp if i % 2 else -amp)
-        lay.add(_rect(xs[i] - beam / 2, min(y, rows / 2 - amp) - beam / 2, xs[i] + beam / 2, max(y, rows / 2 - amp) + beam / 2 + 2 * amp * (i % 2 == 0)), top)
+        lay.add(
+            _rect(
+                xs[i] - beam / 2,
+                min(y, rows / 2 - amp) - beam / 2,
+                xs[i] + beam / 2,
+                max(y, rows / 2 - amp) + beam / 2 + 2 * amp * (i % 2 == 0),
+            ),
+            top,
+        )
         lay.add(_rect(xs[i], y - beam / 2, xs[i + 1], y + beam / 2), top)
     lay.add(_rect(cols * 0.45, rows * 0.1, cols * 1.2, rows * 0.9), top)  # proof mass
     return beam * 4
@@ -99,13 +109,17 @@ def _gear(rng, lay: _Layout, rows, cols, top):
 
 def _bridge(rng, lay: _Layout, rows, cols, top):
     width = rows * rng.uniform(0.05, 0.2)
-    lay.add(_rect(-cols, rows / 2 - rows * 0.3, 2 * cols, rows / 2 - rows * 0.3 + 0.3 * rows * rng.uniform(0.1, 0.4)), top)
+    lay.add(
+        _rect(-cols, rows / 2 - rows * 0.3, 2 * cols, rows / 2 - rows * 0.3 + 0.3 * rows * rng.uniform(0.1, 0.4)), top
+    )
     lay.add(_rect(cols * 0.2, rows / 2 - width / 2, cols * 0.8, rows / 2 + width / 2), top)
     return width
 
 
 def mems(rng: np.random.Generator, shape, overrides: dict) -> Scene:
-    mode = pick(rng, overrides, "arrangement", ["comb", "ide", "pads", "springs", "gear", "bridge"], [3, 2.5, 2.5, 1.5, 1, 1])
+    mode = pick(
+        rng, overrides, "arrangement", ["comb", "ide", "pads", "springs", "gear", "bridge"], [3, 2.5, 2.5, 1.5, 1, 1]
+    )
     rows, cols = shape
     thin = mode in ("ide", "pads")
     top = log_uniform(rng, 1.5, 6) if thin else log_uniform(rng, 10, 80)
@@ -132,7 +146,10 @@ def mems(rng: np.random.Generator, shape, overrides: dict) -> Scene:
     h = np.where(device, 0.0, h + floor) + rounded(plate, float(rng.uniform(0.6, 1.5)))
     if thin:
         mat = np.where(device, rng.uniform(1.4, 2.4), 1.0).astype(F32)
-        traces = [np.array([[rng.uniform(0, rows), -10], [rng.uniform(0, rows), cols + 10]]) for _ in range(int(rng.integers(0, 4)))]
+        traces = [
+            np.array([[rng.uniform(0, rows), -10], [rng.uniform(0, rows), cols + 10]])
+            for _ in range(int(rng.integers(0, 4)))
+        ]
         if traces:
             lines = draw_lines(shape, traces, [feature * 0.2] * len(traces), [1.0] * len(traces), base=0.0)
             h += lines * top
@@ -144,5 +161,12 @@ def mems(rng: np.random.Generator, shape, overrides: dict) -> Scene:
             stamp_tube(h, wire, feature * 0.12, z=top + feature * 0.3)
     h = h + fbm(rng, shape, 4, octaves=2) * rng.uniform(0.0, 0.3)
     charging = None if thin else np.where(device, 0.0, 1.0).astype(F32)
-    return Scene(np.asarray(h, F32), mat, charging=charging, feature_px=float(feature),
-                 feature_nm=log_uniform(rng, 500, 200000), truth={"arrangement": mode}, style={"edge": 1.3, "charging": 0.3})
+    return Scene(
+        np.asarray(h, F32),
+        mat,
+        charging=charging,
+        feature_px=float(feature),
+        feature_nm=log_uniform(rng, 500, 200000),
+        truth={"arrangement": mode},
+        style={"edge": 1.3, "charging": 0.3},
+    )

@@ -71,7 +71,7 @@ def nanowires(rng: np.random.Generator, shape, overrides: dict) -> Scene:
     wires = rounded(draw_lines(shape, paths, widths, values, base=-1.0), sigma=max(0.6, width / 3.5))
     h = np.maximum(h, wires + base)
     if rng.random() < 0.3:  # catalyst droplets at wire ends (VLS growth)
-        for path, w, v in zip(paths, widths, values):
+        for path, w, v in zip(paths, widths, values, strict=True):
             stamp_sphere(h, path[-1, 0], path[-1, 1], w * 0.75, z=base + v * 0.5)
     mean, order, measured = axial_stats(np.asarray(drawn), np.asarray(lengths) + 1e-3)
     truth = {
@@ -113,7 +113,7 @@ def _vertical_array(rng, shape, overrides) -> Scene:
     h = substrate(rng, shape, roughness=0.3) - width
     wires = rounded(draw_lines(shape, paths, widths, values, base=-width), sigma=max(0.6, width / 3.5))
     h = np.maximum(h, wires)
-    for path, w, v in zip(paths, widths, values):
+    for path, w, v in zip(paths, widths, values, strict=True):
         stamp_sphere(h, path[-1, 0], path[-1, 1], w * 0.6, z=v * 0.9)
     mean, order, measured = axial_stats(np.asarray(drawn))
     truth = {"arrangement": "vertical", "orientation_deg": round(theta0 % 180.0, 3), "spread_deg": round(spread, 3),
@@ -147,7 +147,8 @@ def fibres(rng: np.random.Generator, shape, overrides: dict) -> Scene:
         stri = fbm(rng, shape, max(2.0, r / 6), octaves=2)
         h += np.where(h > -r, stri * r * 0.04, 0.0)
     return Scene(h.astype(F32), 1.0, charging=np.clip((h + r) / (h.max() + r + 1e-6), 0, 1), feature_px=2 * r,
-                 feature_nm=log_uniform(rng, 300, 50000), truth={"arrangement": mode}, style={"edge": 1.0, "charging": 0.6})
+                 feature_nm=log_uniform(rng, 300, 50000), truth={"arrangement": mode},
+                 style={"edge": 1.0, "charging": 0.6})
 
 
 def tips(rng: np.random.Generator, shape, overrides: dict) -> Scene:
@@ -198,7 +199,8 @@ def _cantilever(rng, h, shape) -> None:
     beam = np.array([end + n * width / 2, end - n * width / 2, root - n * width / 2, root + n * width / 2])
     if rng.random() < 0.3:  # triangular (V-shaped) cantilever
         beam = np.array([end, root - n * width * 1.5, root + n * width * 1.5])
-    chip = np.array([root + n * length, root - n * length, root - n * length + d * length, root + n * length + d * length])
+    side, reach = n * length, d * length
+    chip = np.array([root + side, root - side, root - side + reach, root + side + reach])
     top = float(h.max()) + 6
     plate = draw_polygons(shape, [chip, beam], [top + 4, top], base=-1e3)
     h[:] = np.maximum(h, rounded(plate, 1.0))

@@ -44,7 +44,7 @@ def particles(rng: np.random.Generator, shape, overrides: dict) -> Scene:
         pts = _positions(rng, shape, max(n, 3), mode, rng.uniform(2, 10) * r_mean)
         radii = r_mean * rng.lognormal(0.0, rng.uniform(0.05, 0.5), len(pts))
     pz = float(rng.uniform(1.1, 1.8))
-    for (cy, cx), r in zip(pts, radii):
+    for (cy, cx), r in zip(pts, radii.tolist(), strict=True):
         r = float(max(1.2, r))
         z = float(h[int(np.clip(cy, 0, rows - 1)), int(np.clip(cx, 0, cols - 1))]) if mode == "clustered" else 0.0
         if mode == "polyhedra":
@@ -131,10 +131,12 @@ def _flake(rng, h, cy, cx, r, z) -> None:
 
 def biological(rng: np.random.Generator, shape, overrides: dict) -> Scene:
     """Cells with ruffled membranes and filopodia, rod bacteria, pollen, red blood cells, diatoms."""
-    mode = pick(rng, overrides, "arrangement", ["cells", "rods", "pollen", "erythrocytes", "diatoms"], [3, 3, 2, 1.5, 1])
+    mode = pick(rng, overrides, "arrangement", ["cells", "rods", "pollen", "erythrocytes", "diatoms"],
+                [3, 3, 2, 1.5, 1])
     rows, cols = shape
     h = substrate(rng, shape, roughness=log_uniform(rng, 0.05, 1.0))
-    builder = {"cells": _cells, "rods": _rods, "pollen": _pollen, "erythrocytes": _erythrocytes, "diatoms": _diatoms}[mode]
+    builders = {"cells": _cells, "rods": _rods, "pollen": _pollen, "erythrocytes": _erythrocytes, "diatoms": _diatoms}
+    builder = builders[mode]
     feature_px, feature_nm = builder(rng, h)
     charging = np.clip(h / (np.percentile(h, 99) + 1e-6), 0, 1) if rng.random() < 0.5 else None
     return Scene(h, 1.0, charging=charging, feature_px=feature_px, feature_nm=feature_nm,

@@ -117,7 +117,8 @@ def _cross_section(rng, shape):
 
 def patterned(rng: np.random.Generator, shape, overrides: dict) -> Scene:
     """Lithographic arrays: pillars, holes, line gratings, squares, rings, cones."""
-    mode = pick(rng, overrides, "arrangement", ["pillars", "holes", "lines", "squares", "rings", "cones"], [3, 2.5, 2.5, 1.5, 1, 1])
+    mode = pick(rng, overrides, "arrangement", ["pillars", "holes", "lines", "squares", "rings", "cones"],
+                [3, 2.5, 2.5, 1.5, 1, 1])
     rows, cols = shape
     period = log_uniform(rng, 14, min(rows, cols) / 4)
     angle = float(rng.choice([0.0, 0.0, 0.0, rng.uniform(0, math.pi)])) + rng.normal(0, 0.01)
@@ -148,7 +149,8 @@ def patterned(rng: np.random.Generator, shape, overrides: dict) -> Scene:
 
 def porous(rng: np.random.Generator, shape, overrides: dict) -> Scene:
     """Open-cell foams, bicontinuous sponges, macroporous and nanoporous surfaces."""
-    mode = pick(rng, overrides, "arrangement", ["foam", "sponge", "macroporous", "nanoporous", "anodic"], [3, 3, 2, 2, 1])
+    mode = pick(rng, overrides, "arrangement", ["foam", "sponge", "macroporous", "nanoporous", "anodic"],
+                [3, 3, 2, 2, 1])
     rows, cols = shape
     cell = log_uniform(rng, 10, min(rows, cols) / 4)
     depth = cell * rng.uniform(0.6, 2.0)
@@ -165,9 +167,10 @@ def porous(rng: np.random.Generator, shape, overrides: dict) -> Scene:
         cell = scale
     elif mode == "macroporous":
         h = substrate(rng, shape, roughness=0.5)
-        n = int(min(3000, rows * cols / (cell * cell) * rng.uniform(0.3, 1.2)))
+        count = int(min(3000, rows * cols / (cell * cell) * rng.uniform(0.3, 1.2)))
         holes = np.zeros(shape, F32)
-        for cy, cx, rr in zip(rng.uniform(0, rows, n), rng.uniform(0, cols, n), cell / 2 * rng.lognormal(0, 0.45, n)):
+        ys, xs = rng.uniform(0, rows, count), rng.uniform(0, cols, count)
+        for cy, cx, rr in zip(ys, xs, cell / 2 * rng.lognormal(0, 0.45, count), strict=True):
             stamp_pyramid(holes, cy, cx, float(rr), depth, sides=0, plateau=float(rng.uniform(0.5, 0.9)))
         h = h - holes
     else:

@@ -7,6 +7,7 @@ them cheap.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -71,7 +72,7 @@ def stamp_tube(h: np.ndarray, path: np.ndarray, radius, z: float = 0.0, flatten:
     ``radius`` is a number or one value per vertex (a taper: needles, tips).
     """
     radii = np.broadcast_to(np.asarray(radius, dtype=float), (len(path),))
-    for i, ((y0, x0), (y1, x1)) in enumerate(zip(path[:-1], path[1:])):
+    for i, ((y0, x0), (y1, x1)) in enumerate(pairwise(path)):
         step = max(3.0, 2.0 * min(radii[i], radii[i + 1]))
         pieces = max(1, int(math.hypot(y1 - y0, x1 - x0) / step))
         for k in range(pieces):
@@ -105,7 +106,7 @@ def _canvas(shape, fill: float = 0.0):
 def draw_lines(shape: tuple[int, int], paths: list[np.ndarray], widths, values, base: float = 0.0) -> np.ndarray:
     """Flat ridges along polylines, later paths drawn over earlier ones (their ``values`` are heights)."""
     img, draw = _canvas(shape, base)
-    for path, width, value in zip(paths, widths, values):
+    for path, width, value in zip(paths, widths, values, strict=True):
         pts = [(float(x), float(y)) for y, x in path]
         draw.line(pts, fill=float(value), width=max(1, int(round(width))), joint="curve")
     return np.asarray(img, dtype=F32).copy()
@@ -114,7 +115,7 @@ def draw_lines(shape: tuple[int, int], paths: list[np.ndarray], widths, values, 
 def draw_polygons(shape: tuple[int, int], polygons: list[np.ndarray], values, base: float = 0.0) -> np.ndarray:
     """Flat polygons (rows, cols vertices) painted in order onto a constant ``base``."""
     img, draw = _canvas(shape, base)
-    for poly, value in zip(polygons, values):
+    for poly, value in zip(polygons, values, strict=True):
         draw.polygon([(float(x), float(y)) for y, x in poly], fill=float(value))
     return np.asarray(img, dtype=F32).copy()
 

@@ -40,7 +40,8 @@ def _fei_sections(meta: dict, image_rows: int, databar_rows: int) -> dict[str, d
     wd = meta["working_distance_mm"] * 1e-3
     dwell = meta["dwell_time_us"] * 1e-6
     tilt = math.radians(meta.get("tilt_deg", 0.0))
-    stage = {"StageX": "0.0125", "StageY": "-0.0031", "StageZ": _num(wd + 0.0001), "StageR": "0.523599", "StageT": _num(tilt)}
+    stage = {"StageX": "0.0125", "StageY": "-0.0031", "StageZ": _num(wd + 0.0001), "StageR": "0.523599",
+             "StageT": _num(tilt)}
     det = meta["detector"]
     return {
         "User": {"Date": when.strftime("%m/%d/%Y"), "Time": when.strftime("%I:%M:%S %p"), "User": "nanoaid",

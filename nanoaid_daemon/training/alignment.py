@@ -68,7 +68,11 @@ def train_alignment(model, opts, runner: TrunkRunner | None = None) -> Alignment
     sources = alignment_sources(_folder(opts))
 
     def counts(src: Source) -> ViewCounts:
-        return ViewCounts(clean=1, augmented=opts.views) if src.split == "train" and src.label >= 0 else ViewCounts(clean=1)
+        return (
+            ViewCounts(clean=1, augmented=opts.views)
+            if src.split == "train" and src.label >= 0
+            else ViewCounts(clean=1)
+        )
 
     runner = runner or TrunkRunner(model, N_BLOCKS, opts.input_size, opts.work, opts.threads)
     feats = extract_features(runner, sources, counts, size=opts.input_size, seed=opts.seed + 1)
@@ -76,13 +80,14 @@ def train_alignment(model, opts, runner: TrunkRunner | None = None) -> Alignment
     split = np.array([s.split for s in sources])[feats.source]
     train = (split == "train") & (label >= 0)
     val = (split == "val") & (label >= 0) & (feats.kind == 0)
-    best = None
+    best: tuple[float, float, LinearHead] | None = None
     for l2 in (1e-3, 1e-2, 1e-1):
         head = fit_logistic(feats.x[train], label[train], l2)
         p = np.clip(_sigmoid(head(feats.x[val])[:, 0]), 1e-6, 1 - 1e-6)
         loss = float(-np.mean(label[val] * np.log(p) + (1 - label[val]) * np.log(1 - p))) if val.any() else 0.0
         if best is None or loss < best[0] - 1e-4:
             best = (loss, l2, head)
+    assert best is not None  # the l2 grid is not empty
     _, l2, head = best
     return AlignmentResult(head, _metrics(head, feats, sources, label, split, l2))
 
@@ -92,15 +97,23 @@ def _metrics(head: LinearHead, feats, sources, label, split, l2) -> dict:
     score = _sigmoid(head(feats.x)[:, 0])
     held = clean & (split != "train") & (label >= 0)
     area = auc(score[held], label[held] == 1) if held.any() else None
-    order = np.array([s.extra.get("order") if s.extra.get("order") is not None else np.nan for s in sources])[feats.source]
+    order = np.array([s.extra.get("order") if s.extra.get("order") is not None else np.nan for s in sources])[
+        feats.source
+    ]
     graded = clean & ((split != "train") | (label < 0)) & ~np.isnan(order)
     partial = clean & (label < 0)
+    rho = spearman(score[graded], order[graded]) if graded.sum() >= 3 else None
     return {
         "l2": l2,
-        "images": {"aligned": int(sum(s.label == 1 for s in sources)), "not_aligned": int(sum(s.label == 0 for s in sources)),
-                   "partial": int(sum(s.label < 0 for s in sources))},
-        "heldout_accuracy": round(float(np.mean((score[held] >= 0.5) == (label[held] == 1))), 4) if held.any() else None,
+        "images": {
+            "aligned": int(sum(s.label == 1 for s in sources)),
+            "not_aligned": int(sum(s.label == 0 for s in sources)),
+            "partial": int(sum(s.label < 0 for s in sources)),
+        },
+        "heldout_accuracy": round(float(np.mean((score[held] >= 0.5) == (label[held] == 1))), 4)
+        if held.any()
+        else None,
         "heldout_auc": None if area is None else round(area, 4),
         "partial_mean_score": round(float(score[partial].mean()), 4) if partial.any() else None,
-        "spearman_vs_order_parameter": None if graded.sum() < 3 else round(spearman(score[graded], order[graded]), 4),
+        "spearman_vs_order_parameter": None if rho is None else round(rho, 4),
     }

@@ -83,7 +83,9 @@ def _photometric(rng: np.random.Generator, v: np.ndarray, strength: float) -> np
     return np.clip(v, 0.0, 1.0).astype(F32)
 
 
-def augmented_view(rng: np.random.Generator, grey: np.ndarray, bar_rows: int, size: int, strength: float = 1.0) -> np.ndarray:
+def augmented_view(
+    rng: np.random.Generator, grey: np.ndarray, bar_rows: int, size: int, strength: float = 1.0
+) -> np.ndarray:
     """A randomly disturbed view of a frame (databar rows at the bottom of ``grey``)."""
     keep_bar = bar_rows > 0 and rng.random() < 0.15
     frame = grey if keep_bar or not bar_rows else grey[: grey.shape[0] - bar_rows]
@@ -105,7 +107,7 @@ def augmented_view(rng: np.random.Generator, grey: np.ndarray, bar_rows: int, si
         v = np.rot90(v)
     v = _photometric(rng, np.ascontiguousarray(v), strength)
     if rng.random() < 0.3 * strength:
-        v = _jpeg(v, rng.integers(max(10, int(90 - 40 * strength)), 95))
+        v = _jpeg(v, int(rng.integers(max(10, int(90 - 40 * strength)), 95)))
     if rng.random() < 0.08 * strength:
         v = _annotate(rng, v)
     return np.ascontiguousarray(v, dtype=F32)

@@ -23,9 +23,10 @@ class ConvAutoencoder(nn.Module):
         super().__init__()
         self.channels = tuple(channels)
         ins = (1,) + self.channels[:-1]
-        self.enc = nn.ModuleList(nn.Conv2d(i, o, 3, padding=1) for i, o in zip(ins, self.channels))
+        self.enc = nn.ModuleList(nn.Conv2d(i, o, 3, padding=1) for i, o in zip(ins, self.channels, strict=True))
         outs = tuple(reversed(ins))
-        self.dec = nn.ModuleList(nn.Conv2d(i, o, 3, padding=1) for i, o in zip(reversed(self.channels), outs))
+        self.dec = nn.ModuleList(nn.Conv2d(i, o, 3, padding=1)
+                                 for i, o in zip(reversed(self.channels), outs, strict=True))
         self.refine = nn.Conv2d(1, 1, 3, padding=1)
 
     def forward(self, image: torch.Tensor):
@@ -92,6 +93,7 @@ def train_autoencoder_patches(model: ConvAutoencoder, train: np.ndarray, val: np
     model.eval()
     with torch.no_grad():
         val_t = torch.from_numpy(val)
-        val_mse = float(np.mean([float(F.mse_loss(model(val_t[i : i + 32])[0], val_t[i : i + 32])) for i in range(0, len(val_t), 32)]))
+        chunks = [val_t[i : i + 32] for i in range(0, len(val_t), 32)]
+        val_mse = float(np.mean([float(F.mse_loss(model(chunk)[0], chunk)) for chunk in chunks]))
     return {"train_mse": round(last, 6), "val_mse": round(val_mse, 6),
             "val_psnr_db": round(10 * math.log10(1.0 / max(val_mse, 1e-12)), 2)}

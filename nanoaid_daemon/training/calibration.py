@@ -47,8 +47,8 @@ def _softmax(logits: np.ndarray, t: float) -> np.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
-def _search(x, y, fit, cal, grid, say, what: str):
-    best = None
+def _search(x, y, fit, cal, grid, say, what: str) -> tuple[float, LinearHead, float]:
+    best: tuple[float, float, LinearHead, float] | None = None
     for l2 in grid:
         head = fit_softmax(x[fit], y[fit], len(CLASSES), l2)
         logits = head(x[cal])
@@ -57,6 +57,8 @@ def _search(x, y, fit, cal, grid, say, what: str):
         say(f"head l2={l2:g}: calibrated log-loss on {what} {nll:.4f} (T={t:.2f})")
         if best is None or nll < best[0] - 1e-4:
             best = (nll, l2, head, t)
+    if best is None:
+        raise ValueError("empty grid of l2 strengths")
     return best[1], best[2], best[3]
 
 
@@ -67,7 +69,8 @@ def choose_head(feats, sources, y: np.ndarray, grid, seed: int, say) -> HeadChoi
     if not plan:
         cal = (split == "val") & (feats.kind == 2)
         l2, head, t = _search(feats.x, y, train, cal, grid, say, "perturbed validation views")
-        return HeadChoice(head, l2, t, "validation split, heavily perturbed views (noise, blur, contrast, crops, JPEG)", None)
+        return HeadChoice(head, l2, t, "validation split, heavily perturbed views (noise, blur, contrast, crops, JPEG)",
+                          None)
     held_src = np.array([plan.get(s.label) == s.extra.get("arrangement") for s in sources])
     held = held_src[feats.source] & (split != "test")
     l2, cal_head, t = _search(feats.x, y, train & ~held, held, grid, say, "held-out sub-types")

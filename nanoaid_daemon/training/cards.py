@@ -47,11 +47,17 @@ def _classifier_outputs(hw: tuple[int, int]) -> list[OutputSpec]:
     h, w = hw
     k = len(CLASSES)
     return [
-        OutputSpec(name="probs", shape=["N", k], description="class probabilities, temperature-calibrated, CLASSES order"),
-        OutputSpec(name="align_prob", shape=["N", 1], description="probability that thin wires in the frame are aligned"),
+        OutputSpec(
+            name="probs", shape=["N", k], description="class probabilities, temperature-calibrated, CLASSES order"
+        ),
+        OutputSpec(
+            name="align_prob", shape=["N", 1], description="probability that thin wires in the frame are aligned"
+        ),
         OutputSpec(name="embedding", shape=["N", EMBED_DIM], description="global-average-pooled features"),
         OutputSpec(name="features", shape=["N", EMBED_DIM, h, w], description="last convolutional feature map"),
-        OutputSpec(name="cams", shape=["N", k, h, w], description="class activation maps sum_k w_ck A_k (before softmax)"),
+        OutputSpec(
+            name="cams", shape=["N", k, h, w], description="class activation maps sum_k w_ck A_k (before softmax)"
+        ),
     ]
 
 
@@ -67,6 +73,7 @@ def classifier_card(opts, summary: dict, feat_hw: tuple[int, int]) -> dict:
     }
     if synthetic:
         metrics["note"] = "held-out SYNTHETIC test split; not an estimate of accuracy on real SEM frames"
+    backbone = f"last {opts.finetune_blocks} blocks fine-tuned" if opts.finetune_blocks else "frozen"
     return {
         "name": opts.name,
         "version": opts.version,
@@ -81,9 +88,11 @@ def classifier_card(opts, summary: dict, feat_hw: tuple[int, int]) -> dict:
             "fitted_on": summary["calibrated_on"],
             "temperature_if_fitted_on_clean_validation": round(summary["temperature_clean"], 6),
         },
-        "architecture": (f"EfficientNet-Lite0 (ImageNet weights), {'frozen' if not opts.finetune_blocks else f'last {opts.finetune_blocks} blocks fine-tuned'}; "
-                         "global average pooling; linear softmax head (10 classes) and logistic alignment head on the "
-                         f"{EMBED_DIM}-d embedding; CAMs from the softmax head's weights"),
+        "architecture": (
+            f"EfficientNet-Lite0 (ImageNet weights), {backbone}; "
+            "global average pooling; linear softmax head (10 classes) and logistic alignment head on the "
+            f"{EMBED_DIM}-d embedding; CAMs from the softmax head's weights"
+        ),
         "training": {
             "data": list(opts.data_notes) or [str(d) for d in opts.data],
             "images_per_split": summary["splits"],
@@ -113,11 +122,18 @@ def classifier_card(opts, summary: dict, feat_hw: tuple[int, int]) -> dict:
 
 def autoencoder_card(opts, summary: dict, channels) -> dict:
     size = opts.input_size
-    outputs = [{"name": "reconstruction", "shape": ["N", 1, size, size], "description": "reconstructed image in [0, 1]"}]
+    outputs = [
+        {"name": "reconstruction", "shape": ["N", 1, size, size], "description": "reconstructed image in [0, 1]"}
+    ]
     for k, c in enumerate(channels):
         s = size // (2**k)
-        outputs.append({"name": f"enc{k + 1}", "shape": ["N", c, s, s],
-                        "description": f"encoder activation at depth {k + 1} (ReLU), for the AI-lens preview"})
+        outputs.append(
+            {
+                "name": f"enc{k + 1}",
+                "shape": ["N", c, s, s],
+                "description": f"encoder activation at depth {k + 1} (ReLU), for the AI-lens preview",
+            }
+        )
     return {
         "name": opts.name,
         "version": opts.version,
@@ -125,15 +141,28 @@ def autoencoder_card(opts, summary: dict, channels) -> dict:
         "input": autoencoder_input(size).model_dump(),
         "outputs": outputs,
         "architecture": f"convolutional autoencoder, encoder channels {list(channels)} with 2x2 max-pooling, "
-                        "nearest-neighbour upsampling decoder, trained on MSE",
-        "training": {"data": list(opts.data_notes) or [str(d) for d in opts.data], "patches": summary["patches"],
-                     "patch_px": min(opts.patch, size), "epochs": opts.epochs, "seed": opts.seed, "threads": opts.threads,
-                     "duration_s": summary["duration_s"], "command": opts.command},
+        "nearest-neighbour upsampling decoder, trained on MSE",
+        "training": {
+            "data": list(opts.data_notes) or [str(d) for d in opts.data],
+            "patches": summary["patches"],
+            "patch_px": min(opts.patch, size),
+            "epochs": opts.epochs,
+            "seed": opts.seed,
+            "threads": opts.threads,
+            "duration_s": summary["duration_s"],
+            "command": opts.command,
+        },
         "metrics": summary["metrics"],
         "license": "Apache-2.0",
         "intended_use": "AI-lens previews (Rajagopal et al.): the encoder activations of an SEM frame at each depth.",
-        "limitations": ("A visualisation aid, not a measurement: activations show what the network reconstructs from "
-                        "(edges, textures, larger structures), trained on " +
-                        ("synthetic SEM frames only." if getattr(opts, "data_kind", "") == "synthetic" else "the folders named above.")),
+        "limitations": (
+            "A visualisation aid, not a measurement: activations show what the network reconstructs from "
+            "(edges, textures, larger structures), trained on "
+            + (
+                "synthetic SEM frames only."
+                if getattr(opts, "data_kind", "") == "synthetic"
+                else "the folders named above."
+            )
+        ),
         "retrain": "nanoaid train autoencoder /path/to/SEM-images --out models/",
     }

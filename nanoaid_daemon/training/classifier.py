@@ -131,7 +131,8 @@ def train_classifier(opts: ClassifierOptions) -> dict:
     splits = {sp: sum(s.split == sp for s in sources) for sp in ("train", "val", "test")}
     if splits["train"] == 0 or splits["val"] == 0:
         raise ConfigError(f"too few images to train: {splits} (need some in both train and validation)")
-    missing = [CLASSES[c] for c in range(len(CLASSES)) if not np.any(labels[[s.split == "train" for s in sources]] == c)]
+    train_labels = labels[[s.split == "train" for s in sources]]
+    missing = [CLASSES[c] for c in range(len(CLASSES)) if not np.any(train_labels == c)]
     if missing:
         opts.say(f"warning: no training images for {missing}; the model will not predict them")
     opts.say(f"{len(sources)} images: {splits}")
@@ -150,7 +151,8 @@ def train_classifier(opts: ClassifierOptions) -> dict:
     head, l2, temperature = choice.head, choice.l2, choice.temperature
     t_clean = fit_temperature(head(feats.x[clean_val]), y_all[clean_val])
     val_report = classification_report(_softmax(head(feats.x[clean_val]), temperature), y_all[clean_val], CLASSES)
-    opts.say(f"validation (clean views): accuracy {val_report['accuracy']:.3f}, T={temperature:.2f} (clean-fit T {t_clean:.2f})")
+    opts.say(f"validation (clean views): accuracy {val_report['accuracy']:.3f}, T={temperature:.2f} "
+             f"(clean-fit T {t_clean:.2f})")
     align = train_alignment(model, opts, runner if not opts.finetune_blocks else None)
     opts.say(f"alignment head: {align.metrics}")
     graph = ClassifierGraph(model, head, align.head, temperature).eval()

@@ -13,6 +13,7 @@ import json
 import logging
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,13 +25,23 @@ from ..errors import ModelUnavailable
 from ..modelcard import ModelCard, file_sha256
 from .heads import LinearHead
 
+if TYPE_CHECKING:
+    from efficientnet_lite_pytorch import EfficientNet
+
 __all__ = ["ClassifierGraph", "export_onnx", "check_onnx", "write_card", "OPSET"]
 
 OPSET = 18
 
 
 class ClassifierGraph(nn.Module):
-    def __init__(self, backbone: nn.Module, head: LinearHead, align: LinearHead, temperature: float):
+    # registered buffers (torch types them only through Module.__getattr__)
+    w: torch.Tensor
+    b: torch.Tensor
+    wa: torch.Tensor
+    ba: torch.Tensor
+    inv_t: torch.Tensor
+
+    def __init__(self, backbone: EfficientNet, head: LinearHead, align: LinearHead, temperature: float):
         super().__init__()
         self.backbone = backbone
         self.register_buffer("w", torch.from_numpy(head.weight.astype(np.float32)))
@@ -68,7 +79,8 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: Path, output_nam
     return path
 
 
-def check_onnx(path: Path, module: nn.Module, example: torch.Tensor, output_names: list[str], atol: float = 2e-4) -> dict:
+def check_onnx(path: Path, module: nn.Module, example: torch.Tensor, output_names: list[str],
+               atol: float = 2e-4) -> dict:
     """Run the file in onnxruntime and compare every output with PyTorch; returns the max deviations."""
     import onnxruntime as ort
 
@@ -80,7 +92,7 @@ def check_onnx(path: Path, module: nn.Module, example: torch.Tensor, output_name
     with torch.no_grad():
         want = [t.numpy() for t in module(example)]
     deviations = {}
-    for name, g, w in zip(output_names, got, want):
+    for name, g, w in zip(output_names, got, want, strict=True):
         if g.shape != w.shape:
             raise ModelUnavailable(f"{path}: output {name} has shape {g.shape}, PyTorch gives {w.shape}")
         scale = max(1.0, float(np.abs(w).max()))

@@ -120,7 +120,11 @@ class TrunkRunner:
 def extract_features(runner: TrunkRunner, sources: Sequence[Source], counts_for: Callable[[Source], ViewCounts], *,
                      size: int, seed: int = 0, batch: int = 32, progress=None) -> FeatureSet:
     """Trunk outputs for every view: pooled 1280-d embeddings (cut = 16) or block-``cut`` maps."""
-    rows, index, kinds, pending, meta = [], [], [], [], []
+    rows: list[np.ndarray] = []
+    index: list[int] = []
+    kinds: list[int] = []
+    pending: list[np.ndarray] = []
+    meta: list[tuple[int, int]] = []
     maps = runner.graph.cut < N_BLOCKS
 
     def flush() -> None:

@@ -47,7 +47,7 @@ class AutoencoderOptions:
 
 def _images(folders: list[Path]) -> list[tuple[Path, str]]:
     """Every image below the folders (labels are not needed), with its content hash."""
-    found = {}
+    found: dict[str, Path] = {}  # content hash → first path with it
     for folder in folders:
         if not Path(folder).is_dir():
             raise ConfigError(f"data folder {folder} does not exist or is not a folder")
@@ -74,7 +74,8 @@ def train_autoencoder(opts: AutoencoderOptions) -> dict:
     train = [p for p, h in images if split_of(h) == "train"][: opts.max_images]
     held = [p for p, h in images if split_of(h) != "train"][: max(4, (opts.max_images or 10**9) // 5)]
     if not train or not held:
-        raise ConfigError(f"need images in both the training and the held-out split, found {len(train)} and {len(held)}")
+        raise ConfigError(f"need images in both the training and the held-out split, "
+                          f"found {len(train)} and {len(held)}")
     rng = np.random.default_rng(opts.seed)
     patch = min(opts.patch, opts.input_size)
     patches = patches_from_units(rng, [_unit(p, opts.input_size) for p in train], opts.per_image, patch)
@@ -82,9 +83,11 @@ def train_autoencoder(opts: AutoencoderOptions) -> dict:
     opts.say(f"autoencoder: {len(patches)} patches from {len(train)} images, {len(val)} held-out frames")
     model = ConvAutoencoder(opts.channels)
     metrics = train_autoencoder_patches(model, patches, val, epochs=opts.epochs, seed=opts.seed,
-                                        progress=lambda e, n, mse: opts.say(f"autoencoder epoch {e}/{n}: mse {mse:.5f}"))
+                                        progress=lambda e, n, mse: opts.say(
+                                            f"autoencoder epoch {e}/{n}: mse {mse:.5f}"))
     model_path = Path(opts.out) / f"{opts.name}.onnx"
-    example = torch.from_numpy(val[:2].copy()) if len(val) >= 2 else torch.full((2, 1, opts.input_size, opts.input_size), 0.5)
+    side = opts.input_size
+    example = torch.from_numpy(val[:2].copy()) if len(val) >= 2 else torch.full((2, 1, side, side), 0.5)
     export_onnx(model, example, model_path, model.output_names)
     check_onnx(model_path, model, example, model.output_names)
     summary = {"patches": int(len(patches)), "metrics": {"heldout_frames": int(len(val)), **metrics},
@@ -113,8 +116,12 @@ def train_all(opts: AllOptions) -> dict:
     started = time.monotonic()
     data = Path(opts.work) / f"synthetic-{opts.per_class}-{opts.seed}"
     tick = time.monotonic()
-    ensure_classification_set(data, opts.per_class, opts.seed, workers=opts.threads,
-                              progress=lambda d, n: d % 500 == 0 and opts.say(f"synthetic frames: {d}/{n}"))
+
+    def progress(done: int, total: int) -> None:
+        if done % 500 == 0:
+            opts.say(f"synthetic frames: {done}/{total}")
+
+    ensure_classification_set(data, opts.per_class, opts.seed, workers=opts.threads, progress=progress)
     synth_s = round(time.monotonic() - tick, 1)
     synth_cmd = f"nanoaid synth DIR --per-class {opts.per_class} --seed {opts.seed} --size mixed --bits mixed"
     notes = [f"synthetic SEM frames, {opts.per_class} per class, seed {opts.seed} ({synth_cmd})",

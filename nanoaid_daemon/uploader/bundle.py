@@ -45,8 +45,10 @@ class BundleFile:
     def open(self) -> BinaryIO:
         if self.data is not None:
             return io.BytesIO(self.data)
+        if self.source is None:
+            raise BundleError(f"{self.role} {self.logical} has neither data nor a source file")
         try:
-            return open(self.source, "rb")  # type: ignore[arg-type]
+            return self.source.open("rb")
         except FileNotFoundError as exc:
             raise BundleError(f"{self.role} {self.source} vanished before it was uploaded") from exc
         except OSError as exc:
@@ -121,7 +123,8 @@ def _read_sidecar(path: Path) -> tuple[bytes, Sidecar]:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "document"
-        raise BundleError(f"sidecar {path} is not a valid nanoaid.sidecar/1 document: {first['msg']} at {where}") from None
+        raise BundleError(f"sidecar {path} is not a valid nanoaid.sidecar/1 document: {first['msg']} at {where}") \
+            from None
 
 
 def _stat_file(path: Path, role: str) -> int:
@@ -137,8 +140,10 @@ def _frame_file(sidecar: Sidecar, sidecar_path: Path, frame_path: Path | None) -
     path = Path(frame_path) if frame_path else sidecar_path.with_name(sidecar.frame.name)
     size = _stat_file(path, "frame")
     if size != sidecar.frame.size_bytes:
-        raise BundleError(f"frame {path} is {size} bytes but its sidecar says {sidecar.frame.size_bytes}: "
-                          "it changed since it was processed")
+        raise BundleError(
+            f"frame {path} is {size} bytes but its sidecar says {sidecar.frame.size_bytes}: "
+            "it changed since it was processed"
+        )
     return BundleFile(_logical(sidecar.frame.name, "frame"), sidecar.frame.sha256, size, "frame", path)
 
 
@@ -151,8 +156,9 @@ def _preview_files(sidecar: Sidecar, sidecar_path: Path) -> list[BundleFile]:
     return files
 
 
-def assemble_bundle(sidecar_path: Path, *, frame_path: Path | None = None, frame_id: str | None = None,
-                    message: str = "") -> Bundle:
+def assemble_bundle(
+    sidecar_path: Path, *, frame_path: Path | None = None, frame_id: str | None = None, message: str = ""
+) -> Bundle:
     """Everything one frame's upload needs, or BundleError saying what is wrong with it."""
     sidecar_path = Path(sidecar_path)
     data, sidecar = _read_sidecar(sidecar_path)
@@ -174,5 +180,6 @@ def assemble_bundle(sidecar_path: Path, *, frame_path: Path | None = None, frame
 def _message(sidecar: Sidecar) -> str:
     if sidecar.corrections:
         c = sidecar.corrections[-1]
-        return f"label corrected by {c.operator}: {c.previous_label or '?'} -> {c.label} (sidecar version {sidecar.version})"
+        return (f"label corrected by {c.operator}: {c.previous_label or '?'} -> {c.label} "
+                f"(sidecar version {sidecar.version})")
     return f"frame processed (sidecar version {sidecar.version})"

@@ -12,6 +12,7 @@ from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
+from .. import sqlitedb
 from ..errors import JournalError
 from ..sidecar import Sidecar
 from .query import compile_query
@@ -20,12 +21,13 @@ __all__ = ["COLUMNS", "ANALYZE_EVERY", "Catalogue", "row_from_sidecar"]
 
 COLUMNS = (
     "frame_id", "name", "path", "sidecar_path", "frame_path", "location", "version", "sidecar_version",
-    "label", "predicted", "decision", "score", "coherency", "aligned_fraction", "vendor", "instrument", "serial", "detector",
+    "label", "predicted", "decision", "score", "coherency", "aligned_fraction",
+    "vendor", "instrument", "serial", "detector",
     "beam_energy_kv", "magnification", "pixel_size_nm", "acquired_at", "acquired", "operator", "sample",
     "corrections", "status", "width_px", "height_px", "media_type",
 )
-NOCASE = {"label", "predicted", "decision", "vendor", "instrument", "serial", "detector", "operator", "sample", "status", "name",
-          "path", "media_type"}
+NOCASE = {"label", "predicted", "decision", "vendor", "instrument", "serial", "detector", "operator", "sample",
+          "status", "name", "path", "media_type"}
 INDEXED = ("label", "decision", "score", "coherency", "aligned_fraction", "vendor", "instrument", "detector",
            "beam_energy_kv", "magnification", "pixel_size_nm", "acquired_at", "operator", "sample", "corrections")
 ANALYZE_EVERY = 10_000
@@ -88,10 +90,9 @@ class Catalogue:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")  # derived data: rebuildable, speed matters more
-            self.db.execute("PRAGMA cache_size=-65536")  # 64 MiB: fifteen indexes stay in memory while ingesting
+            # derived data, rebuildable: speed matters more than surviving power loss; 64 MiB of cache keeps
+            # the fifteen indexes in memory while ingesting
+            self.db = sqlitedb.connect(self.path, synchronous="NORMAL", pragmas={"cache_size": -65536})
             self.db.executescript(_schema())
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"cannot open the catalogue {self.path}: {exc}; `nanoaid catalogue rebuild` "
@@ -123,15 +124,10 @@ class Catalogue:
     def upsert_many(self, items: Iterable[tuple[Sidecar, dict[str, Any]]]) -> int:
         """Index many sidecars in one transaction; returns how many."""
         count = 0
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with sqlitedb.transaction(self.db):
             for sc, where in items:
                 self.insert(sc, where)
                 count += 1
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
         self._since_analyze += count
         if self._since_analyze >= max(ANALYZE_EVERY, self._analyzed_rows):  # each time the table doubled
             self.analyze()
@@ -182,6 +178,6 @@ class Catalogue:
 
     @staticmethod
     def _hit(row: tuple) -> dict[str, Any]:
-        hit = dict(zip(COLUMNS, row))
+        hit = dict(zip(COLUMNS, row, strict=True))
         hit["acquired_at"] = hit.pop("acquired")  # as the instrument recorded it, offset included
         return hit

@@ -56,8 +56,10 @@ def root_files() -> dict[str, bytes]:
     """The files that make a folder (or bucket prefix) an OCFL 1.1 storage root."""
     return {
         ROOT_NAMASTE[0]: ROOT_NAMASTE[1],
-        "ocfl_layout.json": _json_bytes({"extension": LAYOUT_EXTENSION,
-                                         "description": "Hashed truncated n-tuple tree with object id encapsulating directory"}),
+        "ocfl_layout.json": _json_bytes({
+            "extension": LAYOUT_EXTENSION,
+            "description": "Hashed truncated n-tuple tree with object id encapsulating directory",
+        }),
         f"extensions/{LAYOUT_EXTENSION}/config.json": _json_bytes(LAYOUT_CONFIG),
     }
 
@@ -156,7 +158,8 @@ def write_remote(storage: Storage, bundle: Bundle) -> Receipt:
     raw = storage.read(f"{obj}/inventory.json")
     inv = parse_inventory(raw, storage.location(f"{obj}/inventory.json"), bundle.object_id)
     plan = plan_version(inv, bundle)
-    if plan is None:
+    if plan is None:  # only an existing newest version can already be this bundle
+        assert raw is not None and inv is not None
         # A crash between the root inventory and its digest file leaves a stale digest: fix it.
         digest_line = f"{hashlib.sha256(raw).hexdigest()} inventory.json\n".encode()
         if storage.read(f"{obj}/inventory.json.sha256") != digest_line:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import sqlitedb
 from ..errors import JournalError
 from ..events import Event
 from .bundle import Receipt
@@ -71,9 +73,7 @@ class Progress:
         self.clock = clock
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
+            self.db = sqlitedb.connect(self.path, synchronous="FULL")
             self.db.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"cannot open the uploader's progress database {self.path}: {exc}; "
@@ -102,7 +102,7 @@ class Progress:
                             "excluded.value", [(k, None if v is None else str(v)) for k, v in values.items()])
 
     def last_seq(self) -> int:
-        return int(self.get_meta("last_seq", "0"))
+        return int(self.get_meta("last_seq") or 0)
 
     # -- intake -------------------------------------------------------------------------------
     def accept(self, event: Event) -> bool:
@@ -196,22 +196,7 @@ class Progress:
                               " versions_written FROM stored ORDER BY frame_id")
         names = [d[0] for d in cur.description]
         for row in cur:
-            yield dict(zip(names, row))
+            yield dict(zip(names, row, strict=True))
 
-    def _tx(self):
-        return _Transaction(self.db)
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, exc_type, exc, tb):
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        return False
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return sqlitedb.transaction(self.db)

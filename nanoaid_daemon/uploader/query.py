@@ -28,7 +28,8 @@ class QueryError(NanoaidError, ValueError):
 
 
 TEXT_FIELDS = {
-    "label": "label", "predicted": "predicted", "decision": "decision", "status": "status", "vendor": "vendor", "instrument": "instrument",
+    "label": "label", "predicted": "predicted", "decision": "decision", "status": "status",
+    "vendor": "vendor", "instrument": "instrument",
     "model": "instrument", "serial": "serial", "detector": "detector", "operator": "operator", "sample": "sample",
     "name": "name", "path": "path", "frame": "frame_id", "id": "frame_id", "media": "media_type",
 }
@@ -39,7 +40,8 @@ NUMBER_FIELDS = {
     "corrections": "corrections", "version": "sidecar_version", "width": "width_px", "height": "height_px",
 }
 TIME_FIELDS = {"after": ">=", "before": "<"}
-CHOICES = {"label": CLASSES, "predicted": CLASSES, "decision": ("accepted", "review", "unknown"), "status": ("ok", "partial", "failed")}
+CHOICES = {"label": CLASSES, "predicted": CLASSES, "decision": ("accepted", "review", "unknown"),
+           "status": ("ok", "partial", "failed")}
 OPS = {":": "=", "=": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 TERM = re.compile(r'\s*(-)?(?:([A-Za-z_][\w.]*)(:|>=|<=|!=|=|>|<))?("(?:[^"]|"")*"|[^\s"]+)')
 AGE = re.compile(r"^(\d+(?:\.\d+)?)([mhdw])$")
@@ -60,7 +62,9 @@ def compile_query(query: str, *, now: datetime | None = None, zone: tzinfo | Non
     """SQL for ``query`` over table ``frames`` (with ``scores`` and ``frames_fts``), or QueryError."""
     now = now or datetime.now(timezone.utc)
     zone = zone or datetime.now().astimezone().tzinfo
-    clauses, params, pos = [], [], 0
+    clauses: list[str] = []
+    params: list[Any] = []
+    pos = 0
     query = query.strip()
     while pos < len(query):
         m = TERM.match(query, pos)

@@ -10,9 +10,6 @@ invalid) is set aside as failed, with its reason, and the queue moves on.
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,42 +23,20 @@ from .bundle import Bundle, BundleError, Receipt, assemble_bundle
 from .progress import Progress, QueueItem
 from .source import SourceFactory
 
-__all__ = ["PROGRESS_FILE", "CATALOGUE_FILE", "FAULT_ENV", "Uploader"]
+__all__ = ["PROGRESS_FILE", "CATALOGUE_FILE", "Uploader"]
 
 log = logging.getLogger(__name__)
 
 PROGRESS_FILE = "progress.sqlite3"
 CATALOGUE_FILE = "catalogue.sqlite3"
-#: Fault injection for crash tests: ``after-put`` (pause, for an outside kill -9) or
-#: ``after-put:kill``, optionally ``@N`` for the N-th upload of this process (default 1).
-FAULT_ENV = "NANOAID_UPLOAD_FAULT"
-
-
-class _Fault:
-    def __init__(self, spec: str | None):
-        self.point, self.action, self.at, self.count = None, "pause", 1, 0
-        if spec:
-            head, _, at = spec.partition("@")
-            self.point, _, action = head.partition(":")
-            self.action = action or "pause"
-            self.at = int(at or 1)
-
-    def hit(self, point: str, detail: str) -> None:
-        if point != self.point:
-            return
-        self.count += 1
-        if self.count != self.at:
-            return
-        print(f"FAULT {point} {detail}", file=sys.stderr, flush=True)
-        if self.action == "kill":
-            os.kill(os.getpid(), signal.SIGKILL)
-        while True:  # paused until the test kills this process
-            time.sleep(3600)
-
 
 class Uploader:
     def __init__(self, state_dir: Path, sink: Sink, *, sink_name: str = "", backoff: Backoff | None = None,
-                 catalogue: bool = True, fault: str | None = None, clock: Callable[[], float] = time.time):
+                 catalogue: bool = True, after_put: Callable[[int, str | None], None] | None = None,
+                 clock: Callable[[], float] = time.time):
+        """``after_put(seq, frame_id)`` runs between a repository write and its record: the one
+        moment a crash must not lose or repeat anything, so crash tests stop the process there
+        (see :mod:`nanoaid_daemon.testing`). Production passes nothing."""
         self.state_dir = Path(state_dir)
         self.sink = sink
         self.sink_name = sink_name or getattr(sink, "name", type(sink).__name__)
@@ -73,7 +48,7 @@ class Uploader:
             from .catalogue import Catalogue
 
             self.catalogue = Catalogue(self.state_dir / CATALOGUE_FILE)
-        self._fault = _Fault(fault)
+        self._after_put = after_put
         self.wake = threading.Event()
         self.progress.set_meta(sink=sink.describe())
 
@@ -111,7 +86,8 @@ class Uploader:
         except Exception as exc:  # a sink plugin bug must not stop the service or lose the frame
             log.exception("sink %s raised unexpectedly on seq %d", self.sink_name, item.seq)
             return self._retry_later(item, f"sink {self.sink_name!r} raised {type(exc).__name__}: {exc}")
-        self._fault.hit("after-put", f"seq={item.seq} frame={item.frame_id}")
+        if self._after_put is not None:
+            self._after_put(item.seq, item.frame_id)
         self.progress.mark_done(item, receipt, bundle.sidecar_file.sha256)
         self.backoff.success()
         self._index(bundle, receipt)
@@ -142,7 +118,7 @@ class Uploader:
 
     # -- the service loop ---------------------------------------------------------------------
     def run(self, source: SourceFactory, stop: threading.Event, *, idle_exit_s: float | None = None,
-            on_ready: Callable[[], None] | None = None, tick: Callable[[], None] | None = None) -> None:
+            on_ready: Callable[[], object] | None = None, tick: Callable[[], None] | None = None) -> None:
         """Until ``stop`` is set, a finite source is used up with nothing left to upload, or
         ``idle_exit_s`` passes with no new event and an empty backlog."""
         self.check_sink()

@@ -44,7 +44,7 @@ def subscriber_source(daemon_state: Path, since: int) -> Iterable[Event]:
     The Subscriber replays from the daemon's journal, then follows live, healing gaps; ``close()``
     from another thread ends the iteration. Imported here so commands that only search never load ZeroMQ.
     """
-    from ..client import Subscriber
+    from ..bus.client import Subscriber
 
     return Subscriber(state_dir=Path(daemon_state), since=since, types=TOPICS)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -65,7 +66,7 @@ def _correlate(a: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray:
     """Symmetric kernel along one axis, mirrored borders; pairs of taps share one multiply."""
     r = len(kernel) // 2
     n = a.shape[axis]
-    pad_mode = "edge" if n <= r else "reflect"  # too short to mirror: repeat the edge instead
+    pad_mode: Literal["edge", "reflect"] = "edge" if n <= r else "reflect"  # too short to mirror: repeat the edge
     widths = [(0, 0)] * a.ndim
     widths[axis] = (r, r)
     p = np.pad(a, widths, mode=pad_mode)

@@ -27,9 +27,11 @@ class ClassifyOptions(BaseModel):
 
     model: str = Field("nffa-classifier", description="Model card name in the models folder.")
     views: Literal["auto", "full", "tiles"] = Field(
-        "auto", description="'full': the whole frame only; 'tiles': plus its four quadrants; 'auto': tiles on large frames."
+        "auto",
+        description="'full': the whole frame only; 'tiles': plus its four quadrants; 'auto': tiles on large frames.",
     )
-    tile_min_side_px: int = Field(1536, ge=16, description="'auto' adds quadrant views when the shorter side reaches this.")
+    tile_min_side_px: int = Field(1536, ge=16,
+                                  description="'auto' adds quadrant views when the shorter side reaches this.")
     accept_unvouched: bool = Field(
         False, description="Let a model without a vouching calibration (out-of-distribution gate and conformal sets, "
         "as `nanoaid models adapt` writes) accept by the paper's rule alone; set it only for a model trained on this "

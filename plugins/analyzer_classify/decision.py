@@ -21,7 +21,7 @@ Decision = Literal["accepted", "review", "unknown"]
 def rounded_scores(probs: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
     """Class name → probability, clipped to [0, 1] and rounded, in model order."""
     clipped = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
-    return {name: round(float(p), SCORE_DECIMALS) for name, p in zip(classes, clipped)}
+    return {name: round(float(p), SCORE_DECIMALS) for name, p in zip(classes, clipped, strict=True)}
 
 
 def decide(scores: dict[str, float], accept: float, review: float) -> tuple[str, float, Decision, list[str]]:

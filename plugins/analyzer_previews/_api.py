@@ -44,6 +44,7 @@ __all__ = ["PreviewOptions", "PreviewAnalyzer", "create", "preview_name"]
 
 log = logging.getLogger(__name__)
 Kind = Literal["thumbnail", "cam", "ai_lens"]
+ALL_KINDS: tuple[Kind, ...] = ("thumbnail", "cam", "ai_lens")
 
 
 class PreviewOptions(BaseModel):
@@ -51,7 +52,7 @@ class PreviewOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kinds: list[Kind] = Field(default_factory=lambda: ["thumbnail", "cam", "ai_lens"], description="Previews to write.")
+    kinds: list[Kind] = Field(default_factory=lambda: list(ALL_KINDS), description="Previews to write.")
     max_side_px: int = Field(512, ge=32, le=4096, description="Longest side of every preview, pixels.")
     autoencoder: str = Field("sem-autoencoder", description="Model card name of the AI-lens autoencoder.")
     lens_depths: list[int] | None = Field(None, description="Encoder depths shown (1 = enc1); default: all.")

@@ -61,7 +61,7 @@ def shrink(pixels: np.ndarray, max_side: int) -> np.ndarray:
     if (h, w) == values.shape:
         return values
     image = Image.fromarray(np.ascontiguousarray(values), mode="F")
-    return np.asarray(image.resize((w, h), Image.BILINEAR, reducing_gap=2.0), dtype=np.float32)
+    return np.asarray(image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0), dtype=np.float32)
 
 
 def contrast(small: np.ndarray) -> tuple[float, float]:
@@ -95,7 +95,7 @@ def lens_input(small: np.ndarray, bounds: tuple[float, float], spec: InputSpec) 
     if spec.resize != "stretch" or spec.intensity != "percentile":
         return None
     image = Image.fromarray(np.ascontiguousarray(small, dtype=np.float32), mode="F")
-    resized = np.asarray(image.resize((spec.width, spec.height), Image.BILINEAR, reducing_gap=2.0))
+    resized = np.asarray(image.resize((spec.width, spec.height), Image.Resampling.BILINEAR, reducing_gap=2.0))
     unit = unit_from(resized, bounds)
     mean = np.asarray(spec.mean, dtype=np.float32).reshape(-1, 1, 1)
     std = np.asarray(spec.std, dtype=np.float32).reshape(-1, 1, 1)
@@ -160,7 +160,8 @@ def _tile(values: np.ndarray, height: int, width: int) -> np.ndarray:
     if high <= low:
         return np.zeros((height, width), np.uint8)
     # Resized first, scaled after (the two commute): the scaling touches the tile, not the map.
-    mode = Image.NEAREST if values.shape[0] < height else Image.BILINEAR  # deep maps: cells, not blur
+    # deep maps: show their cells, do not blur them
+    mode = Image.Resampling.NEAREST if values.shape[0] < height else Image.Resampling.BILINEAR
     small = np.asarray(Image.fromarray(values, mode="F").resize((width, height), mode, reducing_gap=2.0))
     unit = _reproducible((small - low) / (high - low))
     return np.clip(np.rint(unit * 127), 0, 127).astype(np.uint8)
@@ -185,7 +186,8 @@ def montage(grey: np.ndarray, depths: Sequence[Sequence[np.ndarray]], max_side: 
     panel_w = max(1, int(panel_h * aspect))
     width = panel_w + cols * (tw + GAP_PX)
     canvas = np.full((panel_h, width), _GREY0 + BACKGROUND // 2, np.uint8)
-    panel = np.asarray(Image.fromarray(grey, mode="L").resize((panel_w, panel_h), Image.BILINEAR, reducing_gap=2.0))
+    resized = Image.fromarray(grey, mode="L").resize((panel_w, panel_h), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    panel = np.asarray(resized)
     canvas[:, :panel_w] = _GREY0 + (panel >> 1)
     for r, channels in enumerate(depths):
         y = r * (th + GAP_PX)

@@ -48,13 +48,13 @@ def tiff_calibration(page) -> tuple[tuple[float, float] | None, dict[str, Any]]:
     """((x_nm, y_nm) or None, the tags it came from for ``vendor_raw``)."""
     xres, yres = page.tags.get(282), page.tags.get(283)
     px_per_unit_x = _rational(xres) if xres is not None else None
-    px_per_unit_y = (_rational(yres) if yres is not None else None) or px_per_unit_x
+    px_per_unit_y = _rational(yres) if yres is not None else None  # absent or 0: as x
     raw, unit = _imagej(page)
     if raw:
         nm = _IMAGEJ_UNITS_NM.get(unit or "")
         if nm is None or px_per_unit_x is None:
             return None, {"ImageJ": raw}
-        return (nm / px_per_unit_x, nm / px_per_unit_y), {"ImageJ": raw}
+        return (nm / px_per_unit_x, nm / (px_per_unit_y or px_per_unit_x)), {"ImageJ": raw}
     unit_tag = page.tags.get(296)
     code = int(unit_tag.value) if unit_tag is not None else 2  # TIFF default: inch
     if code not in _RESUNIT_NM or px_per_unit_x is None:
@@ -65,4 +65,4 @@ def tiff_calibration(page) -> tuple[tuple[float, float] | None, dict[str, Any]]:
     raw_tags = {"XResolution": str(xres.value), "YResolution": str(yres.value) if yres else "",
                 "ResolutionUnit": str(code)}
     nm = _RESUNIT_NM[code]
-    return (nm / px_per_unit_x, nm / px_per_unit_y), {"resolution": raw_tags}
+    return (nm / px_per_unit_x, nm / (px_per_unit_y or px_per_unit_x)), {"resolution": raw_tags}

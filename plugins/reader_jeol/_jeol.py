@@ -60,7 +60,7 @@ def jeol_instrument(entries: dict[str, str], b: MetadataBuilder, width: int) -> 
 def _stage(raw: str | None, b: MetadataBuilder) -> None:
     if not raw:
         return
-    for (field, unit), value in zip(_STAGE_AXES, raw.split()):
+    for (field, unit), value in zip(_STAGE_AXES, raw.split(), strict=False):
         b.quantity(field, value, unit, f"$CM_STAGE_POS ({field.split('.')[1]})")
 
 

@@ -124,7 +124,8 @@ class OcflSink:
             self._roll_forward(obj)
             inv = parse_inventory(self._read(obj / "inventory.json"), str(obj / "inventory.json"), bundle.object_id)
             plan = plan_version(inv, bundle)
-            if plan is None:
+            if plan is None:  # only an existing newest version can already be this bundle
+                assert inv is not None
                 self._verify(obj, inv, bundle)
                 return Receipt(str(obj), int(inv["head"][1:]), created=False)
             self._write(obj, plan, new_object=inv is None)

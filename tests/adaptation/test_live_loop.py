@@ -9,10 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from nanoaid_daemon.chaos import daemon_command, fast_env
 from nanoaid_daemon.journal import Journal
 from nanoaid_daemon.modelcard import load_card
 from nanoaid_daemon.synth import render, write_frame
+from nanoaid_daemon.testing import daemon_command, fast_env
 
 CLASSES = ("Nanowires", "Tips")
 

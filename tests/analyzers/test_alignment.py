@@ -1,6 +1,8 @@
 """Alignment analyzer against ground truth on generated fields and against scikit-image."""
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from conftest import bright_object, frame_context, make_plugin
@@ -40,7 +42,7 @@ def test_dominant_orientation_is_within_two_degrees_of_the_truth(analyzer, tmp_p
 def test_coherency_falls_monotonically_as_the_spread_widens(analyzer, tmp_path):
     spreads = [0.0, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, None]
     values = [analyze(analyzer, wire_field(theta_deg=35.0, spread_deg=s), tmp_path).coherency for s in spreads]
-    assert all(a > b for a, b in zip(values, values[1:], strict=False)), values
+    assert all(a > b for a, b in pairwise(values)), values
 
 
 @pytest.mark.parametrize("image", [grating(theta_deg=20.0), wire_field(theta_deg=-45.0, spread_deg=0.0)],

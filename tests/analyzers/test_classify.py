@@ -19,7 +19,7 @@ from nanoaid_plugins.analyzer_classify.decision import decide, plan_views
 
 def scores_with_top(top: float, second: float = 0.1) -> dict[str, float]:
     rest = (1 - top - second) / 8
-    return {c: v for c, v in zip(CLASSES, [second, rest, rest, rest, top, rest, rest, rest, rest, rest])}
+    return dict(zip(CLASSES, [second, rest, rest, rest, top, rest, rest, rest, rest, rest], strict=True))
 
 
 @pytest.mark.parametrize("top,decision", [
@@ -77,7 +77,8 @@ def test_configured_thresholds_override_the_card(models_dir, tmp_path):
 
 
 def test_a_model_that_cannot_vouch_offers_its_confident_answer_for_review_never_applies_it(tmp_path):
-    section = make_plugin(MANIFEST, constant_classifier(tmp_path, 0.95)).analyze(frame_context(bright_object(), tmp_path))
+    plugin = make_plugin(MANIFEST, constant_classifier(tmp_path, 0.95))
+    section = plugin.analyze(frame_context(bright_object(), tmp_path))
     assert (section.label, section.decision) == ("Biological", "review")
     assert section.suggestions[0] == "Biological" and len(section.suggestions) == 2
     assert (section.thresholds.accept, section.thresholds.review) == (0.8, 0.35)  # the paper's rule, as recorded

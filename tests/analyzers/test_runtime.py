@@ -95,7 +95,8 @@ def test_model_without_required_output_is_unavailable(tmp_path):
 
 
 def test_card_shaped_input_that_the_model_refuses_fails_at_warm_up(tmp_path):
-    write_model(tmp_path, "nffa-classifier", classifier_onnx(64), "classifier", 64, 3, input={"height": 48, "width": 48})
+    write_model(tmp_path, "nffa-classifier", classifier_onnx(64), "classifier", 64, 3,
+                input={"height": 48, "width": 48})
     with pytest.raises(ModelUnavailable, match="warm-up"):
         Runtime(tmp_path).model("nffa-classifier")
 

@@ -5,17 +5,10 @@ import json
 import signal
 import subprocess
 import sys
-import time
+
+from nanoaid_daemon.testing import wait_for
 
 from .helpers import batch_args, cli_env, install_probe_plugin, make_archive, outcome, probe_config, run_batch_cli
-
-
-def _wait(predicate, timeout=60.0, message="condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(0.05)
 
 
 def test_a_subscriber_follows_the_batch_events_live_over_the_bus(tmp_path):
@@ -27,7 +20,7 @@ def test_a_subscriber_follows_the_batch_events_live_over_the_bus(tmp_path):
         batch = subprocess.Popen(batch_args(archive.root, "--state", state, "--output", out, "--config", config),
                                  env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait(lambda: (state / "endpoints.json").exists() or batch.poll() is not None, message="the batch's bus")
+        wait_for(lambda: (state / "endpoints.json").exists() or batch.poll() is not None, message="the batch's bus")
         assert batch.poll() is None, (tmp_path / "batch.log").read_text()
         events = subprocess.run([sys.executable, "-m", "nanoaid_daemon.cli", "events", "--state", str(state),
                                  "--since", "0", "--type", "frame.", "--idle-exit", "3"],
@@ -53,7 +46,7 @@ def test_a_batch_refuses_the_state_folder_of_a_running_daemon(tmp_path):
         daemon = subprocess.Popen([sys.executable, "-m", "nanoaid_daemon.cli", "run", "--watch", str(watch),
                                    "--state", str(state)], env=cli_env(), stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait(lambda: (state / "endpoints.json").exists(), message="the daemon's endpoints")
+        wait_for(lambda: (state / "endpoints.json").exists(), message="the daemon's endpoints")
         code, _, err = run_batch_cli(archive.root, "--state", state)
         assert code == 2 and "daemon" in err and "is using" in err
     finally:

@@ -5,23 +5,15 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from contextlib import ExitStack, contextmanager
 
 import pytest
 
+from nanoaid_daemon.testing import wait_for
+
 from .helpers import assert_exactly_once, cli_env, make_archive, outcome, run_batch_cli
 
 pytest.importorskip("distributed")
-
-
-def _wait(predicate, timeout=60.0, message="condition"):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(0.1)
-    return value
 
 
 @contextmanager
@@ -52,13 +44,13 @@ def dask_cluster(tmp_path, workers=2):
             [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
              "--no-dashboard", "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(info)],
             scheduler_log, env))
-        address = _wait(lambda: info.exists() and json.loads(info.read_text() or "{}").get("address"),
+        address = wait_for(lambda: info.exists() and json.loads(info.read_text() or "{}").get("address"),
                         message="the scheduler's address")
         for i in range(workers):
             stack.enter_context(_process(
                 [sys.executable, "-m", "distributed.cli.dask_worker", address, "--host", "127.0.0.1",
                  "--nthreads", "1", "--no-dashboard", "--name", f"w{i}"], tmp_path / f"worker{i}.log", env))
-        _wait(lambda: scheduler_log.read_text().count("Register worker") >= workers, message="workers registered")
+        wait_for(lambda: scheduler_log.read_text().count("Register worker") >= workers, message="workers registered")
         yield address
 
 
@@ -89,7 +81,8 @@ def test_unreachable_scheduler_stops_the_batch_with_a_clear_message(tmp_path):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    env = cli_env(DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="2s")
     code, summary, err = run_batch_cli(archive.root, "--state", tmp_path / "state", "--scheduler",
-                                       f"tcp://127.0.0.1:{port}", env=cli_env(DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT="2s"))
+                                       f"tcp://127.0.0.1:{port}", env=env)
     assert code == 1
     assert "cannot reach the Dask scheduler" in (summary.get("aborted") or err)

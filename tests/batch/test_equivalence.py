@@ -109,7 +109,8 @@ def test_batch_journals_the_daemons_events_for_the_same_archive(tmp_path):
     assert len(processed(batch.events)) == 60
     copied = {str(p) for p in archive.copies} | {str(p) for p in archive.frames if p.read_bytes() in
                                                  {c.read_bytes() for c in archive.copies}}
-    paths = {(e.frame_id, e.frame_path) for e in batch.events if e.type == "frame.processed" and e.frame_path not in copied}
+    paths = {(e.frame_id, e.frame_path) for e in batch.events
+             if e.type == "frame.processed" and e.frame_path not in copied}
     assert paths == {(e.frame_id, e.frame_path) for e in daemon_events
                      if e.type == "frame.processed" and e.frame_path not in copied}
     # the daemon reports a broken file at settle time, the batch (an archive at rest) from the reader

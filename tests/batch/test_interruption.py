@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from nanoaid_daemon.atomic import TEMP_SUFFIX
+from nanoaid_daemon.testing import wait_for
 
 from .helpers import (
     assert_exactly_once,
@@ -41,19 +42,11 @@ def _run_pid(state) -> int | None:
         return None
 
 
-def _wait(predicate, timeout=60.0, message="condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(0.02)
-
-
 def _wait_gone(pids, timeout=20.0):
     """Worker processes of a stopped batch must not outlive it."""
     def alive():
         return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-    _wait(lambda: not alive(), timeout, f"worker processes {alive()} to exit")
+    wait_for(lambda: not alive(), timeout, f"worker processes {alive()} to exit")
 
 
 def _descendants(pid) -> list[int]:
@@ -81,10 +74,12 @@ def test_sigint_and_sigkill_at_random_points_then_resume_process_every_frame_exa
             proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         if trial % 3 == 1:  # mid-run for sure: once this run has committed something
             before = _committed(state)
-            _wait(lambda: _committed(state) > before or proc.poll() is not None, message="progress")
+            wait_for(lambda before=before, proc=proc: _committed(state) > before or proc.poll() is not None,
+                     message="progress")
             time.sleep(rng.uniform(0.0, 0.8))
         else:  # anywhere once the command runs (engine start-up included)
-            _wait(lambda: _run_pid(state) == proc.pid or proc.poll() is not None, message="the run to start")
+            wait_for(lambda proc=proc: _run_pid(state) == proc.pid or proc.poll() is not None,
+                     message="the run to start")
             time.sleep(rng.uniform(0.0, 2.5) if engine else rng.uniform(0.0, 1.5))
         workers = _descendants(proc.pid)
         if proc.poll() is None:
@@ -124,8 +119,8 @@ def test_killed_worker_loses_nothing_and_its_frames_are_retried_once_elsewhere(t
     cmd = batch_args(archive.root, "--state", state, "--output", out, "--config", config, "--json", *engine)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait(lambda: _committed(state) >= 8, message="some frames committed")
-        _wait(lambda: any(busy.iterdir()), message="a worker busy with a frame")
+        wait_for(lambda: _committed(state) >= 8, message="some frames committed")
+        wait_for(lambda: any(busy.iterdir()), message="a worker busy with a frame")
         victim = int(next(busy.iterdir()).name)
         os.kill(victim, signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=120)

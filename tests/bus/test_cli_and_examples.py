@@ -1,21 +1,34 @@
-"""`nanoaid events` and the instrument-side examples in plugins/examples, against a real Bus."""
+"""`nanoaid events` and the instrument-side examples in examples/, against a real Bus."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from nanoaid_daemon.cli import main
 from nanoaid_daemon.corrections import Corrections
-from nanoaid_plugins.examples import csv_log
 
 from .conftest import emit, processed_frame
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "plugins" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _load_example(name: str) -> ModuleType:
+    """The examples are scripts beside the package, not installed: load one from its file."""
+    spec = importlib.util.spec_from_file_location(f"nanoaid_example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+csv_log = _load_example("csv_log")
 
 
 def test_events_prints_json_lines_from_since_and_exits_when_idle(make_bus, journal, state, capsys):

@@ -8,9 +8,9 @@ import threading
 import pytest
 
 from nanoaid_daemon.bus import Bus
+from nanoaid_daemon.bus.client import Subscriber, send_correction
 from nanoaid_daemon.bus.protocol import RequestRejected
 from nanoaid_daemon.cli import main
-from nanoaid_daemon.client import Subscriber, send_correction
 from nanoaid_daemon.corrections import CorrectionRejected, Corrections, canonical_class
 from nanoaid_daemon.journal import Journal
 from nanoaid_daemon.sidecar import Sidecar
@@ -44,7 +44,7 @@ def test_unknown_class_is_rejected_with_the_list_of_classes(make_bus, frames, st
 
 
 def test_valid_correction_writes_a_new_sidecar_version_and_publishes_the_event(make_bus, frames, state, journal):
-    bus = make_bus()
+    make_bus()
     got, seen = [], threading.Event()
     sub = Subscriber(state_dir=state, since=journal.last_seq(), types=("label.",))
     sub.start(lambda e: (got.append(e), seen.set()))
@@ -81,7 +81,8 @@ def test_correction_survives_a_restart(state, journal, frames):
         bus.stop()
         again.close()
     assert reply["previous_label"] == "Tips" and reply["sidecar_version"] == 3
-    assert [(e.summary.previous_label, e.summary.label) for e in replayed] == [("Particles", "Tips"), ("Tips", "Fibres")]
+    changes = [(e.summary.previous_label, e.summary.label) for e in replayed]
+    assert changes == [("Particles", "Tips"), ("Tips", "Fibres")]
     reopened = Journal(state / "journal.sqlite3")
     try:
         assert reopened.frame(frames[1]).label == "Fibres"

@@ -32,7 +32,7 @@ def _valid(rng: random.Random, frame_id: str) -> dict:
         {"op": "since", "seq": rng.randint(0, 60), "limit": rng.randint(1, 100), "types": ["frame."]},
         {"op": "snapshot", "limit": rng.randint(0, 5)},
         {"op": "ping", "id": rng.randint(0, 10**6)},
-        {"op": "label", "frame_id": rng.choice([frame_id, "%064x" % rng.getrandbits(256)]),
+        {"op": "label", "frame_id": rng.choice([frame_id, f"{rng.getrandbits(256):064x}"]),
          "label": rng.choice([*CLASSES, "Cats", ""]), "operator": rng.choice(["op1", "", "x" * 200, "tab\t"])},
     ])
 
@@ -96,7 +96,10 @@ def test_ten_thousand_hostile_messages_get_well_formed_replies_and_no_crash(make
         assert sock.poll(10_000), f"no reply to message {i}: {request[:1]!r:.80}"
         check_reply(request, sock.recv_multipart())
     growth = rss_bytes() - rss_start
-    print(f"fuzz: {MESSAGES} messages, RSS growth {growth / 2**20:.1f} MiB, {len(journal.corrections())} valid corrections")
+    print(
+        f"fuzz: {MESSAGES} messages, RSS growth {growth / 2**20:.1f} MiB, "
+        f"{len(journal.corrections())} valid corrections"
+    )
     assert growth < 20 * 2**20
     assert all(t.is_alive() for t in bus._threads)
     sockets["replay"].send(b'{"op": "ping"}')

@@ -12,10 +12,10 @@ import pytest
 import zmq
 
 from nanoaid_daemon.bus import Bus
+from nanoaid_daemon.bus.client import Subscriber
 from nanoaid_daemon.bus.keyfiles import generate_keypair
 from nanoaid_daemon.bus.security import is_loopback
 from nanoaid_daemon.cli import main
-from nanoaid_daemon.client import Subscriber
 from nanoaid_daemon.errors import ConfigError
 
 from .conftest import bus_settings, emit

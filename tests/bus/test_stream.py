@@ -9,9 +9,9 @@ import time
 import pytest
 import zmq
 
+from nanoaid_daemon.bus.client import Subscriber
 from nanoaid_daemon.bus.publisher import Publisher
 from nanoaid_daemon.bus.wire import Requester
-from nanoaid_daemon.client import Subscriber
 from nanoaid_daemon.events import Event
 
 from .conftest import emit

@@ -14,7 +14,7 @@ import pytest
 from daemon.helpers import running_daemon, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
-from nanoaid_daemon.client import Subscriber
+from nanoaid_daemon.bus.client import Subscriber
 from nanoaid_daemon.journal import FrameRecord, Journal
 from nanoaid_daemon.sidecar import CLASSES, Sidecar
 from nanoaid_daemon.synth import render, write_frame

@@ -1,8 +1,7 @@
-"""Helpers for daemon tests: real TIFF frames, an in-process daemon, and polling without luck."""
+"""Helpers for daemon tests: real TIFF frames and an in-process daemon (``wait_for`` is the shared one)."""
 from __future__ import annotations
 
 import io
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import tifffile
 
 from nanoaid_daemon.config import load_settings
 from nanoaid_daemon.daemon import Daemon
+from nanoaid_daemon.testing import wait_for as wait_for  # the shared one, for the daemon tests
 
 
 def tiff_bytes(seed: int, shape=(48, 64)) -> bytes:
@@ -19,18 +19,6 @@ def tiff_bytes(seed: int, shape=(48, 64)) -> bytes:
     buf = io.BytesIO()
     tifffile.imwrite(buf, rng.integers(0, 256, shape, dtype=np.uint8))
     return buf.getvalue()
-
-
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05, message: str = "condition"):
-    """Poll until predicate() is truthy; fail with a message after ``timeout`` (a safety net, not a timing)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(interval)
 
 
 def fast_settings(watch_dir: Path, state_dir: Path, **sections):

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from nanoaid_daemon.chaos import daemon_command, fast_env
 from nanoaid_daemon.supervise import Supervisor
+from nanoaid_daemon.testing import daemon_command, fast_env
 
 from .helpers import processed_ids, running_daemon, tiff_bytes, wait_for
 

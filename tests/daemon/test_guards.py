@@ -7,8 +7,8 @@ import shutil
 import subprocess
 import sys
 
-from nanoaid_daemon.chaos import daemon_command, fast_env
 from nanoaid_daemon.journal import Journal
+from nanoaid_daemon.testing import daemon_command, fast_env
 
 from .helpers import processed_ids, running_daemon, tiff_bytes, wait_for
 

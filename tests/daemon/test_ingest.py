@@ -29,7 +29,7 @@ def _write_frames(watch, count, *, start=0):
 
 
 def test_500_frames_give_500_sidecars_and_500_gap_free_events(tmp_path):
-    from nanoaid_daemon.client import Subscriber
+    from nanoaid_daemon.bus.client import Subscriber
 
     watch, state = tmp_path / "watch", tmp_path / "state"
     watch.mkdir()

@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nanoaid_daemon.chaos import daemon_command, fast_env, kill9_trials
 from nanoaid_daemon.journal import Journal
+from nanoaid_daemon.testing import daemon_command, fast_env, kill9_trials
 
 from .helpers import tiff_bytes, wait_for
 

@@ -159,7 +159,8 @@ def test_truncated_tiff_and_killed_writer_are_rejected_never_processed(tmp_path)
         proc.wait()
         proc.stdout.close()
         wait_for(lambda: len(daemon.journal.quarantine()) == 2, message="both rejected")
-        rejected = {os.path.basename(e.frame_path): e.summary.reason for e in daemon.journal.events(type="frame.rejected")}
+        events = daemon.journal.events(type="frame.rejected")
+        rejected = {os.path.basename(e.frame_path): e.summary.reason for e in events}
         assert not daemon.journal.events(type="frame.processed")
     assert set(rejected) == {"cut.tif", "killed.tif"}
     assert all(reason.startswith("truncated:") for reason in rejected.values())

@@ -14,8 +14,7 @@ import pytest
 from nanoaid_daemon.cli import main
 from nanoaid_daemon.config import default_models_dir, load_settings
 
-REPO = Path(__file__).resolve().parents[2]
-REAL_FRAME = REPO.parent / "shared" / "data" / "real-sem" / "rosettasciio" / "test_tiff_Zeiss_SEM_1k.tif"
+REAL_FRAME = "rosettasciio/test_tiff_Zeiss_SEM_1k.tif"  # in the real_sem folder
 
 
 def test_default_models_dir_is_the_installed_models_package():
@@ -55,9 +54,9 @@ def test_run_without_models_exits_2_naming_the_folder_and_the_setting(bad_models
     assert list(watch.iterdir()) == []
 
 
-def test_process_without_models_exits_2_instead_of_a_partial_sidecar(bad_models_dir, tmp_path, capsys):
+def test_process_without_models_exits_2_instead_of_a_partial_sidecar(bad_models_dir, real_sem, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["process", str(REAL_FRAME), "--json", "--output", str(out)]) == 2
+    assert main(["process", str(real_sem / REAL_FRAME), "--json", "--output", str(out)]) == 2
     captured = capsys.readouterr()
     _assert_names_folder_and_setting(captured.err, bad_models_dir)
     assert captured.out == "" and not out.exists()

@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_DATA = REPO.parent / "shared" / "data" / "real-sem"
 REAL_FRAMES = ("rosettasciio/test_tiff_Zeiss_SEM_1k.tif", "rosettasciio/FEI-Helios-Ebeam-8bits.tif")
 PREVIEW_KINDS = {"thumbnail", "cam", "ai_lens"}
 MODELS = {"nffa-classifier", "sem-autoencoder"}
@@ -109,15 +108,13 @@ def _assert_complete(doc: dict, shipped: dict[str, str]) -> None:
     assert {m["name"]: m["sha256"] for m in doc["provenance"]["models"]} == shipped
 
 
-def test_readme_sem_pc_steps_run_the_daemon_and_process_real_frames(installed, tmp_path):
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"shared test data not found at {SHARED_DATA}")
+def test_readme_sem_pc_steps_run_the_daemon_and_process_real_frames(installed, real_sem, tmp_path):
     nanoaid, shipped = installed["nanoaid"], _models_in(installed["venv"])
     watch, state = tmp_path / "frames", tmp_path / "state"
     watch.mkdir()
     _run([nanoaid, "synth", tmp_path / "synth", "--per-class", "1", "--format", "tiff", "--classes", "Nanowires"],
          tmp_path)
-    frames = [SHARED_DATA / rel for rel in REAL_FRAMES] + sorted((tmp_path / "synth").rglob("*.tif"))
+    frames = [real_sem / rel for rel in REAL_FRAMES] + sorted((tmp_path / "synth").rglob("*.tif"))
     daemon = subprocess.Popen([str(nanoaid), "run", "--watch", str(watch), "--state", str(state)], cwd=tmp_path,
                               env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -144,7 +141,7 @@ def test_readme_sem_pc_steps_run_the_daemon_and_process_real_frames(installed, t
     # `nanoaid process FRAME.tif --json` writes beside the frame, so it gets a copy of the real file.
     frame = tmp_path / "check" / Path(REAL_FRAMES[0]).name
     frame.parent.mkdir()
-    shutil.copyfile(SHARED_DATA / REAL_FRAMES[0], frame)
+    shutil.copyfile(real_sem / REAL_FRAMES[0], frame)
     proc = _run([nanoaid, "process", frame, "--json"], tmp_path)
     (line,) = proc.stdout.splitlines()
     _assert_complete(json.loads(line), shipped)

@@ -62,7 +62,7 @@ def test_shipped_autoencoder_reconstructs_a_real_frame(real_sem):
     grey = load_grey(real_sem / "rosettasciio" / "test_tiff_Zeiss_SEM_1k.tif")
     x = prepare(grey[: grey.shape[0] - detect_databar(grey)], card.input)[None]
     names = [o.name for o in card.outputs]
-    out = dict(zip(names, _session(path).run(names, {"image": x})))
+    out = dict(zip(names, _session(path).run(names, {"image": x}), strict=True))
     assert out["reconstruction"].shape == x.shape
     mse = float(np.mean((out["reconstruction"] - x) ** 2))
     assert mse < 0.02, f"reconstruction error {mse:.4f} on a real frame"

@@ -158,7 +158,8 @@ def test_the_readers_take_synthetic_frames_for_real_ones(tmp_path, vendor, style
     from nanoaid_daemon.host import PluginHost
 
     frame = render("Particles", 8, size=(480, 640), databar=True, databar_style=style)
-    read = PluginHost.load(load_settings(), kinds=("reader",)).read(write_frame(frame, tmp_path / "p.tif", vendor=vendor))
+    host = PluginHost.load(load_settings(), kinds=("reader",))
+    read = host.read(write_frame(frame, tmp_path / "p.tif", vendor=vendor))
     page = read.primary
     assert read.reader == reader and page.databar_rows == frame.databar_rows
     assert np.array_equal(page.pixels, frame.pixels)

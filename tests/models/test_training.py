@@ -88,7 +88,7 @@ def test_autoencoder_returns_reconstruction_and_encoder_depths(trained):
     names = [o.name for o in session.get_outputs()]
     assert names == ["reconstruction", "enc1", "enc2", "enc3", "enc4"]
     x = np.stack([prepare(render("Fibres", s, size=(144, 192)).pixels, card.input) for s in range(2)])
-    out = dict(zip(names, session.run(names, {"image": x})))
+    out = dict(zip(names, session.run(names, {"image": x}), strict=True))
     assert out["reconstruction"].shape == (2, 1, 64, 64)
     assert (out["reconstruction"] >= 0).all() and (out["reconstruction"] <= 1).all()
     assert [out[f"enc{k}"].shape[2] for k in range(1, 5)] == [64, 32, 16, 8]

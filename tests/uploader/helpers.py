@@ -6,12 +6,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["nanoaid", "nanoaid_cmd", "running", "tail", "validate_ocfl", "wait_until", "upload_status", "object_inventories"]
+from nanoaid_daemon.testing import wait_for
+
+__all__ = [
+    "nanoaid", "nanoaid_cmd", "running", "tail", "validate_ocfl", "wait_for", "upload_status", "object_inventories",
+]
 
 VALIDATE = """
 import json, sys, warnings
@@ -69,16 +72,6 @@ def validate_ocfl(root: Path) -> dict:
     out = subprocess.run([sys.executable, "-c", VALIDATE, str(root)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def wait_until(predicate: Callable[[], object], timeout_s: float = 60.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def upload_status(state: Path) -> dict:

@@ -44,7 +44,8 @@ class ServerProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server {self.argv} exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+                raise RuntimeError(f"server {self.argv} exited with {self.proc.returncode}: "
+                                   f"{self.log.read_text()[-2000:]}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 return self

@@ -19,7 +19,7 @@ import pytest
 from nanoaid_daemon.cli import main
 
 from .factory import EventLog
-from .helpers import nanoaid, nanoaid_cmd, object_inventories, running, tail, upload_status, validate_ocfl, wait_until
+from .helpers import nanoaid, nanoaid_cmd, object_inventories, running, tail, upload_status, validate_ocfl, wait_for
 from .servers import free_port, moto_server, s3_client, setup_s3_user
 
 
@@ -62,7 +62,7 @@ def test_unreachable_then_wrong_credentials_then_fixed_drops_nothing(tmp_path):
     log.frames(tmp_path / "watch", 12)
 
     with _start(state, log, _config(tmp_path / "c.toml", port)) as proc:
-        wait_until(_failing_with(state, "unreachable", 12), 60, "the unreachable endpoint in status")
+        wait_for(_failing_with(state, "unreachable", 12), 60, "the unreachable endpoint in status")
         shown = nanoaid("upload", "status", "--state", state)
         assert shown.returncode == 1
         assert "FAILING" in shown.stdout and "backlog:      12 frame(s)" in shown.stdout
@@ -74,7 +74,7 @@ def test_unreachable_then_wrong_credentials_then_fixed_drops_nothing(tmp_path):
         key_id, secret = setup_s3_user(server.url)
         s3_client(server.url, key_id, secret).create_bucket(Bucket="frames")
         with _start(state, log, _config(tmp_path / "c.toml", port, key_id, "not-the-secret")) as proc:
-            status = wait_until(_failing_with(state, "refused the credentials", 12), 60, "the refusal in status")
+            status = wait_for(_failing_with(state, "refused the credentials", 12), 60, "the refusal in status")
             assert "SignatureDoesNotMatch" in status["last_error"] and status["backlog"] == 12
             _stop(proc, state)
 
@@ -114,7 +114,7 @@ def test_full_archive_disk_is_reported_and_drained_once_space_returns(tmp_path):
            "WORK": str(tmp_path), "PY": sys.executable}
     with running(["unshare", "--mount", "--map-root-user", "sh", "-c", FULL_DISK], env=env) as script:
         try:
-            status = wait_until(_failing_with(state, "is full", 30), 60, "the full disk in status")
+            status = wait_for(_failing_with(state, "is full", 30), 60, "the full disk in status")
             assert "No space left on device" in status["last_error"] and 0 < status["stored_frames"] < 30
             assert "free space" in status["last_error"]
         finally:

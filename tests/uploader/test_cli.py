@@ -12,7 +12,7 @@ from nanoaid_daemon.uploader.bundle import BundleError, assemble_bundle
 from nanoaid_daemon.uploader.source import JsonLinesSource
 
 from .factory import EventLog, FrameSpec, correct, corrected_event, make_frame
-from .helpers import nanoaid, wait_until
+from .helpers import nanoaid, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,10 @@ def test_catalogue_rebuild_from_the_archive_alone_restores_every_row(uploaded, t
     assert out.returncode == 1 and "catalogued 10 frame(s)" in out.stdout  # 1: the recorded paths were unreadable
     before = nanoaid("search", "--state", tmp / "state", "--json").stdout.splitlines()
     after = nanoaid("search", "--state", state, "--json").stdout.splitlines()
-    key = lambda line: {k: v for k, v in json.loads(line).items() if k not in ("sidecar_path", "frame_path")}
+
+    def key(line: str) -> dict:
+        return {k: v for k, v in json.loads(line).items() if k not in ("sidecar_path", "frame_path")}
+
     assert sorted(map(json.dumps, map(key, after))) == sorted(map(json.dumps, map(key, before)))
 
 
@@ -99,7 +102,7 @@ def test_event_file_is_followed_as_it_grows_and_bad_lines_are_skipped(tmp_path, 
         log.frames(tmp_path / "watch", 3)
         with open(log.path, "a") as fh:  # a line still being written
             fh.write(log.events[0].to_json()[:20])
-        wait_until(lambda: seen == [2, 3], 10, "events after seq 1")
+        wait_for(lambda: seen == [2, 3], 10, "events after seq 1")
         source.close()
         reader.join()
     assert "line 1 is not a nanoaid.event/1 document" in caplog.text

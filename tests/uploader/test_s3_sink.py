@@ -17,7 +17,7 @@ from nanoaid_daemon.uploader.sinks import build_sink
 from nanoaid_daemon.uploader.source import jsonl_factory
 
 from .factory import EventLog, FrameSpec, correct, make_frame
-from .helpers import wait_until
+from .helpers import wait_for
 from .servers import free_port, moto_server, s3_client, setup_s3_user
 
 
@@ -130,13 +130,13 @@ def test_frozen_repository_with_300_frames_arriving_then_back(tmp_path):
         service.start()
         try:
             before = log.frames(tmp_path / "watch", 20)
-            wait_until(lambda: uploader_status(tmp_path)["stored_frames"] == 20, 120, "first 20 frames stored")
+            wait_for(lambda: uploader_status(tmp_path)["stored_frames"] == 20, 120, "first 20 frames stored")
             server.freeze()
             during = log.frames(tmp_path / "watch", 300, start=20)
-            status = wait_until(lambda: _all_accepted_and_failing(tmp_path, 320), 120, "backlog of the outage")
+            status = wait_for(lambda: _all_accepted_and_failing(tmp_path, 320), 120, "backlog of the outage")
             assert status["backlog"] >= 299 and "unreachable" in status["last_error"]
             server.thaw()
-            wait_until(lambda: uploader_status(tmp_path)["stored_frames"] == 320, 300, "backlog drained")
+            wait_for(lambda: uploader_status(tmp_path)["stored_frames"] == 320, 300, "backlog drained")
         finally:
             server.thaw()
             stop.set()

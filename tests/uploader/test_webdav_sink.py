@@ -12,7 +12,7 @@ from nanoaid_daemon.uploader.bundle import assemble_bundle
 from nanoaid_daemon.uploader.sinks import build_sink
 
 from .factory import EventLog, FrameSpec, correct, make_frame
-from .helpers import nanoaid_cmd, object_inventories, running, tail, upload_status, validate_ocfl, wait_until
+from .helpers import nanoaid_cmd, object_inventories, running, tail, upload_status, validate_ocfl, wait_for
 from .servers import free_port, webdav_server
 
 
@@ -78,7 +78,8 @@ def test_server_killed_while_300_frames_arrive_then_back(tmp_path):
     server = webdav_server(tmp_path, share).start()
     (tmp_path / "dav-password").write_text("s3cret\n")
     config = tmp_path / "nanoaid.toml"
-    config.write_text(f'[plugins.options.webdav]\nusername = "uploader"\npassword_file = "{tmp_path / "dav-password"}"\n')
+    password_file = tmp_path / "dav-password"
+    config.write_text(f'[plugins.options.webdav]\nusername = "uploader"\npassword_file = "{password_file}"\n')
     log = EventLog(tmp_path / "events.jsonl")
     log.path.touch()
     state = tmp_path / "state"
@@ -88,15 +89,15 @@ def test_server_killed_while_300_frames_arrive_then_back(tmp_path):
     try:
         with running(cmd, log=tmp_path / "upload.log") as uploader:
             before = log.frames(tmp_path / "watch", 20)
-            wait_until(lambda: (state / "progress.sqlite3").exists() and upload_status(state)["stored_frames"] == 20,
+            wait_for(lambda: (state / "progress.sqlite3").exists() and upload_status(state)["stored_frames"] == 20,
                        120, "first frames stored")
             server.kill9()
             during = log.frames(tmp_path / "watch", 300, start=20)
-            status = wait_until(lambda: (lambda s: s if s["last_seq"] == 320 and s["failing"] else None)(
+            status = wait_for(lambda: (lambda s: s if s["last_seq"] == 320 and s["failing"] else None)(
                 upload_status(state)), 120, "the outage to show in status")
             assert "unreachable" in status["last_error"] and status["backlog"] >= 299
             server.start()
-            wait_until(lambda: upload_status(state)["stored_frames"] == 320, 300, "the backlog to drain")
+            wait_for(lambda: upload_status(state)["stored_frames"] == 320, 300, "the backlog to drain")
             uploader.send_signal(signal.SIGTERM)
             assert uploader.wait(timeout=30) == 0, tail(tmp_path / "upload.log")
     finally:

@@ -15,10 +15,10 @@ import subprocess
 import numpy as np
 import tifffile
 
-from nanoaid_daemon.client import send_correction
+from nanoaid_daemon.bus.client import send_correction
 from nanoaid_daemon.hashing import sha256_file
 
-from .helpers import nanoaid_cmd, object_inventories, running, tail, upload_status, validate_ocfl, wait_until
+from .helpers import nanoaid_cmd, object_inventories, running, tail, upload_status, validate_ocfl, wait_for
 
 DAEMON_ENV = {
     "NANOAID_SETTLE__QUIET_S": "0.2",
@@ -50,22 +50,22 @@ def test_uploader_follows_the_daemon_survives_kill_9_and_stores_each_frame_once(
     upload_cmd = nanoaid_cmd("upload", "--state", state, "--daemon-state", daemon_state, "--archive", archive)
     daemon_log, upload_log = tmp_path / "daemon.log", tmp_path / "upload.log"
     with running(nanoaid_cmd("run", "--watch", watch, "--state", daemon_state), env=env, log=daemon_log) as daemon:
-        wait_until(lambda: (daemon_state / "endpoints.json").exists(), 60, "the daemon's endpoints")
+        wait_for(lambda: (daemon_state / "endpoints.json").exists(), 60, "the daemon's endpoints")
         with running(upload_cmd, log=upload_log) as uploader:
             paths = _write_frames(watch, 0, 15)
-            wait_until(lambda: _stored(state) == 15, 120, "15 frames uploaded live")
+            wait_for(lambda: _stored(state) == 15, 120, "15 frames uploaded live")
             uploader.send_signal(signal.SIGKILL)
             uploader.wait()
 
         paths += _write_frames(watch, 15, 10)
         corrected = sha256_file(paths[3])[0]
-        wait_until(lambda: (watch / "frame_024.tif.nanoaid.json").exists(), 60, "the daemon to go on alone")
+        wait_for(lambda: (watch / "frame_024.tif.nanoaid.json").exists(), 60, "the daemon to go on alone")
         reply = send_correction(corrected, "Nanowires", operator="eve", comment="wires after all",
                                 state_dir=daemon_state)
         assert reply.get("seq"), reply
 
         with running(upload_cmd, log=upload_log) as uploader:
-            wait_until(lambda: _stored(state) == 25 and upload_status(state)["backlog"] == 0, 120,
+            wait_for(lambda: _stored(state) == 25 and upload_status(state)["backlog"] == 0, 120,
                        "the replayed backlog")
             uploader.send_signal(signal.SIGTERM)
             assert uploader.wait(timeout=30) == 0, tail(upload_log)

@@ -1,6 +1,6 @@
 """Print each frame's label, decision and coherency as the daemon publishes it.
 
-    python plugins/examples/print_labels.py --state /var/lib/nanoaid [--since 0] [--idle-exit 10]
+    python examples/print_labels.py --state /var/lib/nanoaid [--since 0] [--idle-exit 10]
 
 The smallest useful subscriber: a dashboard or an acquisition script would do the same and, for
 ``decision == "review"``, ask the operator to confirm (``nanoaid label FRAME_ID CLASS``).
@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nanoaid_daemon.client import Subscriber
+from nanoaid_daemon.bus.client import Subscriber
 from nanoaid_daemon.events import Event
 
 

@@ -1,6 +1,6 @@
 """Append every processed frame (and every correction) to a CSV log, resuming where it stopped.
 
-    python plugins/examples/csv_log.py --state /var/lib/nanoaid frames.csv [--idle-exit 10]
+    python examples/csv_log.py --state /var/lib/nanoaid frames.csv [--idle-exit 10]
 
 The log is its own bookmark: at start the last row's ``seq`` says where to resume, so stopping
 and restarting this script (or the daemon) never loses or duplicates a row.
@@ -12,7 +12,7 @@ import csv
 import sys
 from pathlib import Path
 
-from nanoaid_daemon.client import Subscriber
+from nanoaid_daemon.bus.client import Subscriber
 from nanoaid_daemon.events import Event
 
 COLUMNS = ["seq", "time", "type", "frame_id", "frame_path", "label", "score", "decision", "coherency",

@@ -1,0 +1,1 @@
+"""Adapting the shipped classifier to one microscope from its operator's labels (``nanoaid models adapt``)."""
