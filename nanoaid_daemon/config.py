@@ -18,7 +18,10 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from .errors import ConfigError
 
-__all__ = ["Settings", "load_settings", "config_hash", "default_models_dir", "DEFAULT_CONFIG_PATH", "MODELS_SETTING"]
+__all__ = [
+    "Settings", "load_settings", "config_hash", "default_models_dir", "DEFAULT_CONFIG_PATH", "MODELS_SETTING",
+    "deep_merge",
+]
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default-config.toml")
 DEFAULT_INCLUDE = ["*.tif", "*.tiff", "*.png", "*.jpg", "*.jpeg"]
@@ -194,11 +197,12 @@ def _describe(exc: ValidationError, origin: str) -> str:
     return "; ".join(lines)
 
 
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``, nested tables merged key by key (settings files, ELN blocks)."""
     merged = dict(base)
     for key, value in top.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -216,7 +220,7 @@ def load_settings(config_file: Path | None = None, overrides: dict[str, Any] | N
         if overrides:
             # Nested command-line values merge into the file/env values instead of replacing a section.
             base = Settings().model_dump(exclude_unset=True)
-            return Settings(**_deep_merge(base, overrides))
+            return Settings(**deep_merge(base, overrides))
         return Settings()
     except ValidationError as exc:
         raise ConfigError(_describe(exc, origin)) from None

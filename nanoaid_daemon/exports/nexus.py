@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import deep_merge
 from ..errors import ConfigError, ReaderError
 from .nexus_values import ValueComparison, compare_values
 
@@ -67,16 +68,6 @@ def load_eln(path: Path | None) -> dict[str, Any]:
     return data
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def _eln_from_sidecar(sidecar: dict[str, Any], eln: dict[str, Any]) -> dict[str, Any]:
     """What the sidecar knows in the ELN layout; the facility's ELN wins where both say something."""
     instrument = sidecar.get("instrument", {})
@@ -89,7 +80,7 @@ def _eln_from_sidecar(sidecar: dict[str, Any], eln: dict[str, Any]) -> dict[str,
     if instrument.get("operator"):
         ours["user"] = [{"name": instrument["operator"], "role": "operator"}]
     ours.setdefault("sample", {}).setdefault("is_simulation", False)
-    return _merge(ours, eln)
+    return deep_merge(ours, eln)
 
 
 def _set_if_missing(template: Any, key: str, value: Any, unit: str | None = None) -> None:

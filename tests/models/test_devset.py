@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_eval import LEVELS, _grey_level_model
+from test_eval import LEVELS, grey_models
 
 from nanoaid_daemon.cli import main
 from nanoaid_daemon.errors import ConfigError
 from nanoaid_daemon.evaluation.devset import COLUMNS, load_manifest
-from nanoaid_daemon.modelcard import ModelCard, file_sha256
 from nanoaid_daemon.sidecar import CLASSES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,17 +147,7 @@ def test_rebuild_refuses_an_original_whose_content_changed(tmp_path):
 @pytest.fixture
 def two_labs(tmp_path):
     """The grey-level model of test_eval and two sources: lab A's frames are all right, lab B's half."""
-    models = tmp_path / "models"
-    models.mkdir()
-    onnx_path = models / "grey.onnx"
-    _grey_level_model(onnx_path)
-    card = ModelCard(
-        name="grey", version="0", task="classifier", file="grey.onnx", sha256=file_sha256(onnx_path),
-        size_bytes=onnx_path.stat().st_size, opset=18, classes=list(CLASSES),
-        input={"height": 32, "width": 32, "channels": 3, "mean": [0, 0, 0], "std": [1, 1, 1], "intensity": "dtype"},
-        outputs=[{"name": "probs", "shape": ["N", 10]}, {"name": "align_prob", "shape": ["N", 1]}],
-        license="Apache-2.0")
-    (models / "grey.card.json").write_text(card.model_dump_json())
+    models = grey_models(tmp_path)
     data = tmp_path / "data"
     groups = [("file", "source")]
     for label in (0, 5):

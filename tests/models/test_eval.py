@@ -8,6 +8,7 @@ and one of the next class's level nudged towards its own, so every answer is fix
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -47,8 +48,8 @@ def _grey_level_model(path) -> None:
     onnx.save(model, str(path))
 
 
-@pytest.fixture
-def known_case(tmp_path):
+def grey_models(tmp_path) -> Path:
+    """A models folder holding the grey-level classifier and its card."""
     models = tmp_path / "models"
     models.mkdir()
     onnx_path = models / "grey.onnx"
@@ -60,6 +61,12 @@ def known_case(tmp_path):
         outputs=[{"name": "probs", "shape": ["N", 10]}, {"name": "align_prob", "shape": ["N", 1]}],
         license="Apache-2.0")
     (models / "grey.card.json").write_text(card.model_dump_json())
+    return models
+
+
+@pytest.fixture
+def known_case(tmp_path):
+    models = grey_models(tmp_path)
     data = tmp_path / "data"
     for label, name in enumerate(CLASSES):
         (data / name).mkdir(parents=True)
