@@ -106,9 +106,20 @@ def databar_from_height(stored_rows: int, image_rows: int | None, warn: Callable
 
 
 def make_page(data: np.ndarray, databar_rows: int, instrument: Instrument) -> Page:
-    """A Page with the databar cut off the bottom of the stored image."""
+    """A Page with the databar cut off the bottom of the stored image.
+
+    For a block-averaged (``Decimated``) image, ``databar_rows`` counts its rows; the Page records
+    the stored dimensions and the bar in stored rows, and the factor as ``decimation``.
+    """
+    factor = int(getattr(data, "factor", 1) or 1)
+    stored = getattr(data, "stored_shape", None)
+    data = np.asarray(data)
     height, width = data.shape
     if databar_rows < 0 or databar_rows >= height:
         databar_rows = 0
     pixels = data[: height - databar_rows] if databar_rows else data
-    return Page(pixels, databar_rows, instrument, height, width)
+    if factor == 1 or not stored:
+        return Page(pixels, databar_rows, instrument, height, width)
+    stored_height, stored_width = stored
+    bar = min(databar_rows * factor, stored_height - 1)
+    return Page(pixels, bar, instrument, stored_height, stored_width, decimation=factor)
