@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 MEMORY_BUDGET = "1 GiB"
 #: Largest image (width × height) any reader accepts: 32k × 32k. Larger TIFFs are read strip by
 #: strip and block-averaged to the analysis size (``readkit.decimate``), so the peak does not grow
-#: with the frame: 16384² peaked at about 0.5 GB (docs/readers.md), well inside MEMORY_BUDGET.
+#: with the frame: ``nanoaid process`` peaked at 0.40 GB for 8192² and 16384² and 0.42 GB for
+#: 32768² (8-bit, docs/readers.md), inside MEMORY_BUDGET with room for the daemon's other threads.
 MAX_PIXELS = int(os.environ.get("NANOAID_MAX_PIXELS", 32768 * 32768))
 #: Most pages read from one file; an SEM stack longer than this is not a frame.
 MAX_PAGES = int(os.environ.get("NANOAID_MAX_PAGES", 512))

@@ -17,8 +17,9 @@ from nanoaid_daemon.errors import ReaderError
 from nanoaid_daemon.hashing import sha256_file
 from nanoaid_daemon.host import PluginHost
 from nanoaid_daemon.inference import load_runtime
+from nanoaid_daemon.metadata import Instrument
 from nanoaid_daemon.pipeline import Pipeline
-from nanoaid_daemon.readkit import decimate, safety
+from nanoaid_daemon.readkit import decimate, make_page, safety
 from nanoaid_plugins.analyzer_alignment.tensor import measure
 
 HEIGHT, WIDTH = 6000, 8000  # 48 Mpx: above the 16.7 Mpx analysis size, so read 2 × 2 block-averaged
@@ -111,3 +112,22 @@ def test_frame_over_the_pixel_limit_is_refused_naming_the_limit_and_the_budget(t
     assert info.value.code == "too_large"
     message = str(info.value)
     assert "1000×1001" in message and "1,000,000" in message and "NANOAID_MAX_PIXELS" in message
+
+
+def test_decimated_page_keeps_stored_calibration_and_field_width(tmp_path, monkeypatch):
+    """Field width = pixel size × stored width, not × the analysed width."""
+    monkeypatch.setattr(decimate, "ANALYSIS_MAX_PIXELS", 100 * 100)
+    path = tmp_path / "calibrated.tif"
+    tifffile.imwrite(path, _stripes(400, 600, ANGLE_DEG), rowsperstrip=64, resolution=(20_000, 20_000),
+                     resolutionunit="CENTIMETER")
+    page = PluginHost.load(load_settings(), kinds=("reader",)).read(path).primary
+    assert page.decimation == 5 and page.pixels.shape == (80, 120)
+    assert page.instrument.pixel_size.x.value == pytest.approx(500.0)
+    assert page.instrument.horizontal_field_width.value == pytest.approx(300.0)
+
+
+def test_databar_of_a_decimated_page_is_counted_in_stored_rows():
+    data = decimate.Decimated(np.zeros((300, 400), np.uint8), 2, (600, 800))
+    page = make_page(data, 101, Instrument())
+    assert (page.databar_rows, page.stored_height_px, page.stored_width_px) == (101, 600, 800)
+    assert page.pixels.shape == (249, 400) and page.decimation == 2
