@@ -131,3 +131,31 @@ def test_databar_of_a_decimated_page_is_counted_in_stored_rows():
     page = make_page(data, 101, Instrument())
     assert (page.databar_rows, page.stored_height_px, page.stored_width_px) == (101, 600, 800)
     assert page.pixels.shape == (249, 400) and page.decimation == 2
+
+
+@pytest.mark.parametrize("layout", ["strips16", "tiled_rgb", "miniswhite", "palette", "png"])
+def test_bounded_read_equals_block_mean_of_the_whole_decoded_frame(tmp_path, monkeypatch, layout):
+    """Per-strip / per-tile conversion (luma, palette, inversion) gives what the whole frame would."""
+    rng = np.random.default_rng(7)
+    grey = rng.integers(0, 256, (330, 250), dtype=np.uint8)
+    path = tmp_path / ("frame.png" if layout == "png" else "frame.tif")
+    if layout == "strips16":
+        tifffile.imwrite(path, grey.astype(np.uint16) * 257, rowsperstrip=7)
+    elif layout == "tiled_rgb":
+        tifffile.imwrite(path, np.stack([grey, grey // 2, 255 - grey], -1), tile=(32, 32), photometric="rgb")
+    elif layout == "miniswhite":
+        tifffile.imwrite(path, grey, photometric="miniswhite", rowsperstrip=16)
+    elif layout == "palette":
+        ramp = np.tile(np.linspace(0, 65535, 256).astype(np.uint16)[::-1], (3, 1))
+        tifffile.imwrite(path, grey, photometric="palette", colormap=ramp, rowsperstrip=16)
+    else:
+        from PIL import Image
+
+        Image.fromarray(grey).save(path)
+    host = PluginHost.load(load_settings(), kinds=("reader",))
+    whole = host.read(path).primary.pixels
+    monkeypatch.setattr(decimate, "ANALYSIS_MAX_PIXELS", 60 * 60)
+    page = host.read(path).primary
+    factor = decimate.decimation_factor(250, 330)
+    assert page.decimation == factor > 1 and (page.stored_height_px, page.stored_width_px) == (330, 250)
+    np.testing.assert_array_equal(page.pixels, np.asarray(decimate.block_mean(whole, factor)))
