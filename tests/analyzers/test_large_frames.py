@@ -159,3 +159,14 @@ def test_bounded_read_equals_block_mean_of_the_whole_decoded_frame(tmp_path, mon
     factor = decimate.decimation_factor(250, 330)
     assert page.decimation == factor > 1 and (page.stored_height_px, page.stored_width_px) == (330, 250)
     np.testing.assert_array_equal(page.pixels, np.asarray(decimate.block_mean(whole, factor)))
+
+
+def test_nexus_axes_of_a_decimated_frame_are_in_stored_pixel_positions():
+    from nanoaid_daemon.exports import nexus
+
+    template: dict = {}
+    sidecar = {"instrument": {"pixel_size": {"x": {"value": 5.0}, "y": {"value": 5.0}}},
+               "frame": {"width_px": 800, "height_px": 600, "name": "big.tif"}}
+    nexus._add_frame(template, sidecar, np.zeros((300, 400), np.uint8))
+    x = template[f"{nexus.IMAGE}/image_2d/AXISNAME[axis_x]"]
+    assert len(x) == 400 and x[0] == pytest.approx(2.5) and x[-1] == pytest.approx((399 * 2 + 0.5) * 5.0)
