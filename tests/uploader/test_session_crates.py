@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 
 import pytest
 
@@ -118,3 +119,15 @@ def test_catalogue_rebuild_keeps_naming_the_crate(session, tmp_path, source):
     crate = str(tmp / "archive" / object_path(crate_object_id("2026-12-03/sample-a")))
     assert len(hits) == 3
     assert all(h["crate"] == crate and h["crate_version"] == 1 and "frame" in h["location"] for h in hits)
+
+
+def test_a_crash_before_the_crate_is_recorded_rebuilds_it_without_a_new_version(session):
+    """The crate is stored but the record of it is lost (as if the process died in between): the
+    restarted uploader rebuilds the same bytes and the repository keeps its version."""
+    tmp, log, made = session
+    _upload(tmp, log, "--crates", "session")
+    with sqlite3.connect(tmp / "state" / "progress.sqlite3") as db:
+        db.execute("UPDATE crates SET dirty = 1")
+    _upload(tmp, log, "--crates", "session")
+    obj, inv, meta = _crate(tmp, "2026-12-03/sample-a")
+    assert inv["head"] == "v1" and [c["dirty"] for c in upload_status_crates(tmp)] == [0]
