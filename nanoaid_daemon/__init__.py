@@ -44,7 +44,8 @@ Contracts: what other programs and plugins rely on; JSON Schemas in ``schemas/``
 
 Outlets: where results go once a frame is committed.
     ``bus/``         ZeroMQ publisher, replay and corrections; ``bus.client`` for instrument software
-    ``uploader/``    every frame into a repository exactly once, and the searchable catalogue
+    ``uploader/``    every frame into a repository exactly once, and the searchable catalogue;
+                     ``uploader.crates`` stores each session's RO-Crate as one object too
     ``corrections``  operator labels, kept beside the model's own prediction
     ``exports/``     records a repository ingests: NeXus NXem files and RO-Crates
     ``console/``     the operator's web console beside the microscope (``nanoaid console``)

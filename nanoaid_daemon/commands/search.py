@@ -51,4 +51,4 @@ def _line(hit: dict) -> str:
         hit["frame_id"][:12], f"{_fmt(hit['label']):<27}", _fmt(hit["score"], ".2f"), _fmt(hit["coherency"], ".2f"),
         f"{_fmt(hit['magnification'], '.0f'):>7}x", _fmt(hit["acquired_at"]), hit["frame_path"] or hit["name"],
         hit["location"] or "(not stored yet)",
-    ])
+    ] + ([f"crate {hit['crate']} v{hit['crate_version']}"] if hit.get("crate") else []))

@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--retry-initial", type=float, default=1.0, metavar="SECONDS", help="first retry delay (1)")
     p.add_argument("--retry-max", type=float, default=60.0, metavar="SECONDS", help="longest retry delay (60)")
     p.add_argument("--no-catalogue", action="store_true", help="do not keep the searchable catalogue")
+    p.add_argument("--crates", choices=["session"],
+                   help="also store one RO-Crate per session folder (relative to the watch root) as an OCFL "
+                        "object, a new version as the session grows")
     add_config_option(p)
     p.set_defaults(func=run_service)
     actions = p.add_subparsers(dest="upload_command", metavar="ACTION")
@@ -85,9 +88,10 @@ def run_service(args) -> int:
         backoff = Backoff(initial_s=args.retry_initial, max_s=args.retry_max)
     except ValueError as exc:
         raise ConfigError(f"--retry-initial/--retry-max: {exc}") from None
+    crates = _crates(args, settings)
     manifest, sink = _sink(args, settings, args.state)
     uploader = Uploader(args.state, sink, sink_name=manifest.name, backoff=backoff,
-                        catalogue=not args.no_catalogue, after_put=_crash_hook())
+                        catalogue=not args.no_catalogue, after_put=_crash_hook(), crates=crates)
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
     notifier = Notifier()
@@ -100,6 +104,17 @@ def run_service(args) -> int:
             signal.signal(sig, handler)
         uploader.close()
     return EXIT_OK
+
+
+def _crates(args, settings):
+    """Crate settings for ``--crates session``; checks the rocrate library before any event is taken."""
+    if not args.crates:
+        return None
+    from ..exports.rocrate import _rocrate
+    from ..uploader.crates import CrateSettings
+
+    _rocrate()  # ConfigError naming the extra to install
+    return CrateSettings(models_dir=settings.models.resolved_dir(), watch_root=settings.watch.root)
 
 
 def _crash_hook():

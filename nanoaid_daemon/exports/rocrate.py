@@ -56,7 +56,7 @@ def _file_props(path: Path, media_type: str | None = None, **extra: Any) -> dict
     return props
 
 
-def _session_sidecars(session: Path) -> list[tuple[Path, dict[str, Any]]]:
+def session_sidecars(session: Path) -> list[tuple[Path, dict[str, Any]]]:
     found = []
     for path in sorted(session.rglob("*" + SIDECAR_SUFFIX)):
         try:
@@ -140,13 +140,15 @@ class _Builder:
         self.crate.add_jsonld(action)
 
 
-def export_rocrate(session: Path, out: Path, models_dir: Path, version: str) -> CrateExport:
-    """Write the crate folder ``out`` (created; must not exist or be empty)."""
+def export_rocrate(session: Path, out: Path, models_dir: Path, version: str, *,
+                   published: str | None = None) -> CrateExport:
+    """Write the crate folder ``out`` (created; must not exist or be empty). ``published`` fixes the
+    crate's ``datePublished`` (default: now), so the same session always gives the same bytes."""
     if not session.is_dir():
         raise ConfigError(f"{session}: not a folder; pass the session folder the frames were saved in")
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"--out {out}: exists and is not empty; choose a new folder for the crate")
-    sidecars = _session_sidecars(session)
+    sidecars = session_sidecars(session)
     if not sidecars:
         raise ConfigError(f"{session}: no sidecars found; run the daemon or `nanoaid process` on the frames first")
     builder = _Builder(session, models_dir, version)
@@ -158,6 +160,8 @@ def export_rocrate(session: Path, out: Path, models_dir: Path, version: str) -> 
     root["license"] = "https://spdx.org/licenses/CC-BY-4.0"
     root["conformsTo"] = [{"@id": p} for p in PROFILES]
     root["mentions"] = [{"@id": e.id} for e in builder.crate.get_by_type("CreateAction")]
+    if published is not None:
+        root["datePublished"] = published
     tmp = out.with_name(out.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
     builder.crate.write(tmp)

@@ -79,10 +79,11 @@ class Bundle:
     files: tuple[BundleFile, ...]
     message: str = ""
     user: str = "nanoaid-upload"
+    object: str = ""  # another object than the frame's own, e.g. a session's RO-Crate
 
     @property
     def object_id(self) -> str:
-        return object_id_for(self.frame_id)
+        return self.object or object_id_for(self.frame_id)
 
     @property
     def sidecar_file(self) -> BundleFile:

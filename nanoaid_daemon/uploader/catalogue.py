@@ -24,15 +24,18 @@ COLUMNS = (
     "label", "predicted", "decision", "score", "coherency", "aligned_fraction",
     "vendor", "instrument", "serial", "detector",
     "beam_energy_kv", "magnification", "pixel_size_nm", "acquired_at", "acquired", "operator", "sample",
-    "corrections", "status", "width_px", "height_px", "media_type",
+    "corrections", "status", "width_px", "height_px", "media_type", "crate", "crate_version",
 )
+#: Set by the uploader once a frame's session crate is stored; re-indexing the frame keeps them.
+CRATE_COLUMNS = ("crate", "crate_version")
 NOCASE = {"label", "predicted", "decision", "vendor", "instrument", "serial", "detector", "operator", "sample",
           "status", "name", "path", "media_type"}
 INDEXED = ("label", "decision", "score", "coherency", "aligned_fraction", "vendor", "instrument", "detector",
            "beam_energy_kv", "magnification", "pixel_size_nm", "acquired_at", "operator", "sample", "corrections")
 ANALYZE_EVERY = 10_000
 FTS_COLUMNS = ("name", "path", "sample", "operator", "instrument", "detector", "label", "notes")
-TYPES = {"version": "INTEGER", "sidecar_version": "INTEGER", "corrections": "INTEGER", "width_px": "INTEGER",
+TYPES = {"version": "INTEGER", "crate_version": "INTEGER",
+         "sidecar_version": "INTEGER", "corrections": "INTEGER", "width_px": "INTEGER",
          "height_px": "INTEGER", "score": "REAL", "coherency": "REAL", "aligned_fraction": "REAL",
          "beam_energy_kv": "REAL", "magnification": "REAL", "pixel_size_nm": "REAL", "acquired_at": "REAL"}
 
@@ -55,7 +58,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS frames_fts USING fts5({", ".join(FTS_COLUMNS)
 
 
 def row_from_sidecar(sc: Sidecar, *, sidecar_path: str | None = None, frame_path: str | None = None,
-                     location: str | None = None, version: int | None = None) -> dict[str, Any]:
+                     location: str | None = None, version: int | None = None, crate: str | None = None,
+                     crate_version: int | None = None) -> dict[str, Any]:
     ins, cls, ali = sc.instrument, sc.classification, sc.alignment
     when = ins.acquired_at
     return {
@@ -74,6 +78,7 @@ def row_from_sidecar(sc: Sidecar, *, sidecar_path: str | None = None, frame_path
         "acquired": when.isoformat() if when else None,
         "operator": ins.operator, "sample": ins.sample, "corrections": len(sc.corrections), "status": sc.status,
         "width_px": sc.frame.width_px, "height_px": sc.frame.height_px, "media_type": sc.frame.media_type,
+        "crate": crate, "crate_version": crate_version,
     }
 
 
@@ -94,13 +99,28 @@ class Catalogue:
             # the fifteen indexes in memory while ingesting
             self.db = sqlitedb.connect(self.path, synchronous="NORMAL", pragmas={"cache_size": -65536})
             self.db.executescript(_schema())
+            self._add_missing_columns()
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"cannot open the catalogue {self.path}: {exc}; `nanoaid catalogue rebuild` "
                                "recreates it from the sidecars") from exc
         self._since_analyze, self._analyzed_rows = 0, 0
         self._insert = (f"INSERT INTO frames ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
                         f"ON CONFLICT(frame_id) DO UPDATE SET "
-                        + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:]) + " RETURNING rowid")
+                        + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:] if c not in CRATE_COLUMNS)
+                        + " RETURNING rowid")
+
+    def _add_missing_columns(self) -> None:
+        """A catalogue written before crates existed gains their columns (empty until the next crate)."""
+        have = {row[1] for row in self.db.execute("PRAGMA table_info(frames)")}
+        for column in CRATE_COLUMNS:
+            if column not in have:
+                self.db.execute(f"ALTER TABLE frames ADD COLUMN {column} {TYPES.get(column, 'TEXT')}")
+
+    def set_crate(self, frame_ids: Iterable[str], location: str, version: int) -> None:
+        """Name the session crate (object location and version) that holds these frames."""
+        with sqlitedb.transaction(self.db):
+            self.db.executemany("UPDATE frames SET crate = ?, crate_version = ? WHERE frame_id = ?",
+                                [(location, version, f) for f in frame_ids])
 
     def close(self) -> None:
         try:

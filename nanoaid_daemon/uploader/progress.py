@@ -52,6 +52,15 @@ CREATE TABLE IF NOT EXISTS stored (
     versions_written INTEGER NOT NULL DEFAULT 0,
     stored_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS crates (
+    session TEXT PRIMARY KEY,
+    folder TEXT NOT NULL,
+    dirty INTEGER NOT NULL DEFAULT 1,
+    location TEXT,
+    version INTEGER,
+    frames INTEGER,
+    stored_at REAL
+);
 """
 
 
@@ -127,9 +136,15 @@ class Progress:
                               "WHERE state = 'pending' ORDER BY seq LIMIT 1").fetchone()
         return QueueItem(*row) if row else None
 
-    def mark_done(self, item: QueueItem, receipt: Receipt, sidecar_sha256: str) -> None:
+    def mark_done(self, item: QueueItem, receipt: Receipt, sidecar_sha256: str,
+                  crate: tuple[str, str] | None = None) -> None:
+        """Record a stored frame; ``crate`` (session, folder) marks its session's crate for a rebuild in
+        the same transaction, so a crash can never store the frame and forget its crate."""
         now = self.clock()
         with self._tx():
+            if crate is not None:
+                self.db.execute("INSERT INTO crates (session, folder, dirty) VALUES (?, ?, 1) ON CONFLICT(session)"
+                                " DO UPDATE SET folder = excluded.folder, dirty = 1", crate)
             self.db.execute("UPDATE queue SET state = 'done', finished_at = ?, last_error = NULL WHERE seq = ?",
                             (now, item.seq))
             self.db.execute(
@@ -141,6 +156,24 @@ class Progress:
                 (item.frame_id, receipt.location, receipt.version, sidecar_sha256, item.sidecar_path,
                  item.frame_path, int(receipt.created), now))
             self._set_meta(last_ok_at=now)
+
+    def next_crate(self) -> tuple[str, str] | None:
+        """(session, folder) of a crate that misses frames stored since it was last written."""
+        row = self.db.execute("SELECT session, folder FROM crates WHERE dirty = 1 ORDER BY session LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else None
+
+    def mark_crate_done(self, session: str, receipt: Receipt, frames: int) -> None:
+        now = self.clock()
+        with self._tx():
+            self.db.execute("UPDATE crates SET dirty = 0, location = ?, version = ?, frames = ?, stored_at = ?"
+                            " WHERE session = ?", (receipt.location, receipt.version, frames, now, session))
+            if receipt.location:
+                self._set_meta(last_ok_at=now)
+
+    def crates(self) -> list[dict[str, Any]]:
+        cur = self.db.execute("SELECT session, folder, dirty, location, version, frames FROM crates ORDER BY session")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
 
     def mark_failed(self, item: QueueItem, error: str) -> None:
         """Set aside for good (the bundle itself is wrong); kept and shown, re-queued by ``retry``."""

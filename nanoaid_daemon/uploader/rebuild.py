@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from ..sidecar import SIDECAR_SUFFIX, Sidecar
 from .catalogue import Catalogue
+from .crates import CRATE_PREFIX
 from .ocfl import OBJECT_NAMASTE, head_state
 from .progress import Progress
 
@@ -43,12 +44,15 @@ def _load(path: Path, report: RebuildReport, data: bytes | None = None) -> Sidec
 
 
 def from_progress(progress: Progress, report: RebuildReport) -> Iterator[Item]:
-    """Sidecars at the paths the uploader recorded, with the locations it recorded."""
+    """Sidecars at the paths the uploader recorded, with the locations (and session crates) it recorded."""
+    crates = {c["folder"]: c for c in progress.crates() if c["location"]}
     for row in progress.stored():
         sc = _load(Path(row["sidecar_path"]), report) if row["sidecar_path"] else None
         if sc is not None:
+            crate = crates.get(str(Path(row["sidecar_path"]).absolute().parent), {})
             yield sc, {"sidecar_path": row["sidecar_path"], "frame_path": row["frame_path"],
-                       "location": row["location"], "version": row["version"]}
+                       "location": row["location"], "version": row["version"],
+                       "crate": crate.get("location"), "crate_version": crate.get("version")}
 
 
 def from_folders(folders: Iterable[Path], stored: dict[str, dict[str, Any]], report: RebuildReport) -> Iterator[Item]:
@@ -64,7 +68,8 @@ def from_folders(folders: Iterable[Path], stored: dict[str, dict[str, Any]], rep
 
 
 def from_archive(root: Path, report: RebuildReport) -> Iterator[Item]:
-    """The newest sidecar of every object in an OCFL storage root on a filesystem."""
+    """The newest sidecar of every object in an OCFL storage root on a filesystem; a session crate's
+    sidecars name the crate, the frame's own object stays its location."""
     for folder, dirs, files in os.walk(root):
         if OBJECT_NAMASTE[0] not in files:
             dirs[:] = [d for d in dirs if d != "extensions"]
@@ -77,13 +82,18 @@ def from_archive(root: Path, report: RebuildReport) -> Iterator[Item]:
         except (OSError, ValueError, KeyError) as exc:
             report.problems.append(f"{obj}: unreadable inventory: {exc}")
             continue
+        head, is_crate = int(inv["head"][1:]), str(inv.get("id", "")).startswith(CRATE_PREFIX)
         for logical, digest in state.items():
             if logical.endswith(SIDECAR_SUFFIX):
                 content = obj / inv["manifest"][digest][0]
                 sc = _load(content, report)
-                if sc is not None:
-                    yield sc, {"sidecar_path": None, "frame_path": None, "location": str(obj),
-                               "version": int(inv["head"][1:])}
+                if sc is None:
+                    continue
+                where: dict[str, Any] = {"sidecar_path": None, "frame_path": None, "location": str(obj),
+                                         "version": head}
+                if is_crate:
+                    where.update(location=None, version=None, crate=str(obj), crate_version=head)
+                yield sc, where
 
 
 def rebuild(catalogue: Catalogue, items: Iterable[Item]) -> int:

@@ -20,6 +20,7 @@ from ..errors import ConfigError, SinkError
 from ..plugins import Sink
 from .backoff import Backoff
 from .bundle import Bundle, BundleError, Receipt, assemble_bundle
+from .crates import CrateSettings, build_crate, session_of
 from .progress import Progress, QueueItem
 from .source import SourceFactory
 
@@ -33,7 +34,7 @@ CATALOGUE_FILE = "catalogue.sqlite3"
 class Uploader:
     def __init__(self, state_dir: Path, sink: Sink, *, sink_name: str = "", backoff: Backoff | None = None,
                  catalogue: bool = True, after_put: Callable[[int, str | None], None] | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, crates: CrateSettings | None = None):
         """``after_put(seq, frame_id)`` runs between a repository write and its record: the one
         moment a crash must not lose or repeat anything, so crash tests stop the process there
         (see :mod:`nanoaid_daemon.testing`). Production passes nothing."""
@@ -49,6 +50,7 @@ class Uploader:
 
             self.catalogue = Catalogue(self.state_dir / CATALOGUE_FILE)
         self._after_put = after_put
+        self.crates = crates  # None: frames only, as before
         self.wake = threading.Event()
         self.progress.set_meta(sink=sink.describe())
 
@@ -73,7 +75,7 @@ class Uploader:
         """Upload the oldest pending frame: None when there was none, else seconds to wait before the next."""
         item = self.progress.next_pending()
         if item is None:
-            return None
+            return self._crate_step() if self.crates is not None else None
         try:
             bundle = self._bundle(item)
             receipt = self.sink.put(bundle)
@@ -88,10 +90,48 @@ class Uploader:
             return self._retry_later(item, f"sink {self.sink_name!r} raised {type(exc).__name__}: {exc}")
         if self._after_put is not None:
             self._after_put(item.seq, item.frame_id)
-        self.progress.mark_done(item, receipt, bundle.sidecar_file.sha256)
+        crate = session_of(bundle.sidecar_path, self.crates.watch_root) if self.crates is not None else None
+        self.progress.mark_done(item, receipt, bundle.sidecar_file.sha256, crate=crate)
         self.backoff.success()
         self._index(bundle, receipt)
         return 0.0
+
+    def _crate_step(self) -> float | None:
+        """Store the crate of one session that grew; None when every crate is up to date."""
+        assert self.crates is not None
+        todo = self.progress.next_crate()
+        if todo is None:
+            return None
+        session, folder = todo
+        try:
+            build = build_crate(session, Path(folder), self.crates, self.state_dir / "crates-work")
+        except BundleError as exc:
+            log.error("crate of session %s left as it is: %s", session, exc)
+            self.progress.note_error(f"crate of session {session}: {exc}")
+            self.progress.mark_crate_done(session, Receipt("", 0, created=False), 0)
+            return 0.0
+        except OSError as exc:  # the work folder (disk full, permissions): try again later
+            return self._crate_retry(session, f"cannot build it in {self.state_dir}: {exc}")
+        try:
+            receipt = self.sink.put(build.bundle)
+        except (SinkError, BundleError) as exc:  # BundleError: a file changed while it was copied
+            return self._crate_retry(session, str(exc))
+        finally:
+            build.close()
+        self.progress.mark_crate_done(session, receipt, len(build.frame_ids))
+        self.backoff.success()
+        if self.catalogue is not None:
+            try:
+                self.catalogue.set_crate(build.frame_ids, receipt.location, receipt.version)
+            except Exception as exc:  # derived data, as in _index
+                log.error("catalogue crate update failed for session %s: %s", session, exc)
+        return 0.0
+
+    def _crate_retry(self, session: str, error: str) -> float:
+        delay = self.backoff.failure()
+        log.warning("crate of session %s not stored, next try in %.1f s: %s", session, delay, error)
+        self.progress.note_error(f"crate of session {session}: {error}")
+        return delay
 
     def _bundle(self, item: QueueItem) -> Bundle:
         if not item.sidecar_path:
