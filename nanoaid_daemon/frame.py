@@ -20,6 +20,8 @@ class Page:
 
     ``pixels`` is 2-D (rows, columns): the image proper with any databar cut off, grey values in
     the stored dtype (uint8, uint16 or float32). RGB is converted to luminance by the reader.
+    A frame above the analysis size is block-averaged while it is read (``decimation`` > 1);
+    ``stored_*_px`` and ``databar_rows`` always count stored pixels.
     """
 
     pixels: np.ndarray
@@ -27,12 +29,16 @@ class Page:
     instrument: Instrument
     stored_height_px: int
     stored_width_px: int
+    #: Block side (stored pixels per analysed pixel) when a large frame was read decimated; 1 = as stored.
+    decimation: int = 1
 
     def __post_init__(self) -> None:
         if self.pixels.ndim != 2:
             raise ValueError(f"Page.pixels must be 2-D, got shape {self.pixels.shape}")
         if self.databar_rows < 0:
             raise ValueError("databar_rows must be >= 0")
+        if self.decimation < 1:
+            raise ValueError("decimation must be >= 1")
 
 
 @dataclass(frozen=True)

@@ -187,9 +187,11 @@ def _add_frame(template: Any, sidecar: dict[str, Any], pixels: np.ndarray) -> No
     """The image NanoAID analysed (databar cut off), in physical units where the pixel size is known."""
     size = sidecar.get("instrument", {}).get("pixel_size")
     rows, cols = pixels.shape
+    # a large frame is analysed block-averaged (readkit.decimate): each pixel spans factor stored pixels
+    factor = max(1, round(int(sidecar.get("frame", {}).get("width_px") or cols) / cols))
     if size:
-        y = np.arange(rows, dtype=np.float64) * size["y"]["value"]
-        x = np.arange(cols, dtype=np.float64) * size["x"]["value"]
+        y = (np.arange(rows, dtype=np.float64) * factor + (factor - 1) / 2) * size["y"]["value"]
+        x = (np.arange(cols, dtype=np.float64) * factor + (factor - 1) / 2) * size["x"]["value"]
         axes = {"axis_y": (y, "nm"), "axis_x": (x, "nm")}
     else:
         axes = {"axis_y": (np.arange(rows, dtype=np.uint32), ""), "axis_x": (np.arange(cols, dtype=np.uint32), "")}

@@ -6,17 +6,18 @@ readers are welcome to use it; the names below are the stable surface.
 
 - ``safety``: size limits, ``check_dimensions``, ``guard`` (any failure → ReaderError)
 - ``tiff``: ``open_tiff``, ``frame_pages``, ``tag_bytes``, ``tiff_page_pixels``, ``page_grey``
+- ``decimate``: large pages read strip by strip and block-averaged to the analysis size (``Decimated``)
 - ``images``: ``image_kind``, ``load_image`` (TIFF / PNG / JPEG / BMP → grey pages), media types
 - ``pixels``: ``to_grey``, ``apply_palette``, ``analysis_dtype``
 - ``text``: ``decode_text``, ``read_sidecar``, ``parse_ini``, ``parse_dollar_lines``, ``parse_xml``
 - ``units``: strict numbers, vendor units, magnification strings
 - ``fields``: ``MetadataBuilder`` (vendor values → fixed-unit ``Instrument`` with warnings)
-- ``databar``: ``detect_databar``, ``databar_from_height``, ``make_page``
+- ``databar``: ``detect_databar``, ``databar_from_height``, ``make_page``, ``stored_shape``
 - ``pairs``: ``SidecarImageReader``, the base of readers for an image + ``NAME.txt`` sidecar
 """
 from __future__ import annotations
 
-from .databar import databar_from_height, detect_databar, make_page
+from .databar import databar_from_height, detect_databar, make_page, stored_shape
 from .fields import FIELDS, MetadataBuilder, parse_datetime
 from .images import (
     BMP_MAGIC,
@@ -80,6 +81,6 @@ __all__ = [
     "find_sibling", "peek_text",
     "UnitError", "parse_number", "split_quantity", "parse_magnification", "convert",
     "FIELDS", "MetadataBuilder", "parse_datetime",
-    "detect_databar", "databar_from_height", "make_page",
+    "detect_databar", "databar_from_height", "make_page", "stored_shape",
     "SidecarImageReader",
 ]

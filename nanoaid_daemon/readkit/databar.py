@@ -20,7 +20,7 @@ import numpy as np
 from ..frame import Page
 from ..metadata import Instrument
 
-__all__ = ["detect_databar", "databar_from_height", "make_page", "CONFIRM_ROWS"]
+__all__ = ["detect_databar", "databar_from_height", "make_page", "stored_shape", "CONFIRM_ROWS"]
 
 _BACKGROUND_SHARE = 0.3  # a bar row is at least this much background (text rarely inks more)
 _RULE_SHARE = 0.9  # a ruled line: one level (not the background) across the row
@@ -87,9 +87,10 @@ def detect_databar(pixels: np.ndarray, *, max_fraction: float = 0.4, min_rows: i
     contrast = float(pixels.max()) - float(pixels.min())
     if not _text_like(rows_up[:band], share[:band], background, contrast):
         return 0
-    if declared is not None and abs(declared - band) <= CONFIRM_ROWS and declared >= min_rows:
+    factor = _factor(pixels)  # a decimated page: the answer is in stored rows, like a vendor's
+    if declared is not None and abs(declared - band * factor) <= CONFIRM_ROWS * factor and declared >= min_rows:
         return declared
-    return band
+    return band * factor
 
 
 def databar_from_height(stored_rows: int, image_rows: int | None, warn: Callable[[str], None] | None = None,
@@ -105,10 +106,36 @@ def databar_from_height(stored_rows: int, image_rows: int | None, warn: Callable
     return stored_rows - image_rows
 
 
-def make_page(data: np.ndarray, databar_rows: int, instrument: Instrument) -> Page:
-    """A Page with the databar cut off the bottom of the stored image."""
+def _factor(data: np.ndarray) -> int:
+    return int(getattr(data, "factor", 1) or 1)
+
+
+def stored_shape(data: np.ndarray) -> tuple[int, int]:
+    """(rows, columns) as stored in the file, also for a block-averaged (``Decimated``) page.
+
+    Readers derive pixel sizes, field widths and databar heights from these, never from the
+    analysed shape.
+    """
+    stored = getattr(data, "stored_shape", None)
+    if _factor(data) > 1 and stored:
+        return int(stored[0]), int(stored[1])
     height, width = data.shape
-    if databar_rows < 0 or databar_rows >= height:
+    return int(height), int(width)
+
+
+def make_page(data: np.ndarray, databar_rows: int, instrument: Instrument) -> Page:
+    """A Page with the databar (``databar_rows``, in stored rows) cut off the bottom of the image.
+
+    For a block-averaged (``Decimated``) image the Page keeps the stored dimensions, cuts the bar
+    rounded up to whole analysed rows, and records the factor as ``decimation``.
+    """
+    factor = _factor(data)
+    stored_height, stored_width = stored_shape(data)
+    data = np.asarray(data)
+    if databar_rows < 0 or databar_rows >= stored_height:
         databar_rows = 0
-    pixels = data[: height - databar_rows] if databar_rows else data
-    return Page(pixels, databar_rows, instrument, height, width)
+    cut = -(-databar_rows // factor)
+    if cut >= data.shape[0]:
+        cut = databar_rows = 0
+    pixels = data[: data.shape[0] - cut] if cut else data
+    return Page(pixels, databar_rows, instrument, stored_height, stored_width, decimation=factor)

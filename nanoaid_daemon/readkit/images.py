@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ReaderError
+from .decimate import block_mean, decimation_factor
 from .pixels import analysis_dtype, to_grey
 from .safety import check_dimensions, guard
 from .tiff import TIFF_MAGICS, frame_pages, open_tiff, page_grey
@@ -125,7 +126,9 @@ def read_pillow(path: Path) -> np.ndarray:
             with Image.open(path) as im:
                 check_dimensions(im.width, im.height, path)
                 im.load()
-                return pillow_array(im)
+                data = pillow_array(im)
+        factor = decimation_factor(data.shape[1], data.shape[0])
+        return block_mean(data, factor) if factor > 1 else data
     except ReaderError:
         raise
     except Image.DecompressionBombError as exc:

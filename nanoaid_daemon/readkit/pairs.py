@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import ReaderError
 from ..frame import BY_HOST, ReadResult
 from ..metadata import Instrument
-from .databar import databar_from_height, detect_databar, make_page
+from .databar import databar_from_height, detect_databar, make_page, stored_shape
 from .fields import MetadataBuilder
 from .images import image_kind, load_image
 from .safety import guard
@@ -74,7 +74,7 @@ class SidecarImageReader:
 
     def _page(self, data, header: Any, path: Path, warnings: list[str]):
         builder = MetadataBuilder(path, self.vendor, warnings)
-        height, width = data.shape
+        height, width = stored_shape(data)
         if header is None:
             return make_page(data, detect_databar(data), builder.build({}))
         instrument = self.instrument(header, builder, width)

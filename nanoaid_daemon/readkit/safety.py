@@ -16,6 +16,7 @@ from ..errors import ReaderError
 
 __all__ = [
     "MAX_PIXELS",
+    "MEMORY_BUDGET",
     "MAX_PAGES",
     "MAX_SIDECAR_BYTES",
     "MAX_HEADER_BYTES",
@@ -27,7 +28,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Largest image (width × height) any reader decodes: 32k × 32k, well above any SEM frame.
+#: Peak memory one frame may take through reading and analysis (``nanoaid process`` measured it).
+MEMORY_BUDGET = "1 GiB"
+#: Largest image (width × height) any reader accepts: 32k × 32k. Larger TIFFs are read strip by
+#: strip and block-averaged to the analysis size (``readkit.decimate``), so the peak does not grow
+#: with the frame: ``nanoaid process`` peaked at 0.40 GB for 8192² and 16384² and 0.42 GB for
+#: 32768² (8-bit, docs/readers.md), inside MEMORY_BUDGET with room for the daemon's other threads.
 MAX_PIXELS = int(os.environ.get("NANOAID_MAX_PIXELS", 32768 * 32768))
 #: Most pages read from one file; an SEM stack longer than this is not a frame.
 MAX_PAGES = int(os.environ.get("NANOAID_MAX_PAGES", 512))
@@ -48,8 +54,9 @@ def check_dimensions(width: int, height: int, path: Path, *, samples: int = 1) -
                           path=path, code="corrupt")
     if width * height > MAX_PIXELS:
         raise ReaderError(
-            f"image declares {width}×{height} pixels, more than the limit of {MAX_PIXELS:,}; "
-            "refusing to decode it (possible decompression bomb)",
+            f"image declares {width}×{height} pixels, more than the limit of {MAX_PIXELS:,} "
+            f"(NANOAID_MAX_PIXELS, set so that a frame is read and analysed within {MEMORY_BUDGET}); "
+            "refusing to decode it (a frame this large, or a decompression bomb)",
             path=path,
             code="too_large",
         )

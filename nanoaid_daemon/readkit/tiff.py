@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import ReaderError
+from .decimate import block_mean, decimation_factor, read_decimated
 from .pixels import analysis_dtype, apply_palette, to_grey
 from .safety import MAX_HEADER_BYTES, MAX_PAGES, MAX_PIXELS, check_decoded_size, check_dimensions
 
@@ -166,6 +167,11 @@ def tiff_page_pixels(page, path: Path, index: int = 0) -> np.ndarray:
         if "imagecodecs" not in str(exc):
             raise ReaderError(f"cannot decode TIFF image data: {exc}", path=path, code="corrupt") from exc
         return _pillow_page(path, index, int(page.compression))
+    return _photometric(page, data)
+
+
+def _photometric(page, data: np.ndarray) -> np.ndarray:
+    """Palette indices → grey values, MinIsWhite → MinIsBlack; anything else as stored."""
     photometric = int(page.photometric)
     colormap = getattr(page, "colormap", None)
     if photometric == _PALETTE and colormap is not None and data.ndim == 2 and np.issubdtype(data.dtype, np.integer):
@@ -176,12 +182,40 @@ def tiff_page_pixels(page, path: Path, index: int = 0) -> np.ndarray:
 
 
 def page_grey(page, path: Path, index: int = 0) -> np.ndarray:
-    """The page as a 2-D uint8 / uint16 / float32 array, ready for analysis."""
-    data = tiff_page_pixels(page, path, index)
+    """The page as a 2-D uint8 / uint16 / float32 array, ready for analysis.
+
+    A page larger than the analysis size comes back block-averaged (a ``Decimated`` array), read
+    strip by strip where tifffile can decode its segments, so its full size is never held.
+    """
+    factor = decimation_factor(int(page.imagewidth), int(page.imagelength))
+    if factor > 1:
+        return _page_decimated(page, path, index, factor)
+    return _grey(tiff_page_pixels(page, path, index), path)
+
+
+def _grey(data: np.ndarray, path: Path) -> np.ndarray:
     try:
         return analysis_dtype(to_grey(np.squeeze(data) if data.ndim > 3 else data))
     except ValueError as exc:
         raise ReaderError(f"unsupported TIFF image layout: {exc}", path=path, code="unsupported") from exc
+
+
+def _page_decimated(page, path: Path, index: int, factor: int) -> np.ndarray:
+    """Strip / tile reading with block averaging; a whole decode first only where segments cannot be read."""
+    _check_layout(page, path)
+    contiguous = int(page.planarconfig) == 1 and int(getattr(page, "imagedepth", 1) or 1) == 1
+    if contiguous:
+        try:
+            return read_decimated(page, factor, lambda d: _grey(_photometric(page, d), path))
+        except ReaderError:
+            raise
+        except MemoryError as exc:
+            raise ReaderError("image too large to decode in memory", path=path, code="too_large") from exc
+        except Exception as exc:
+            if "imagecodecs" not in str(exc):
+                raise ReaderError(f"cannot decode TIFF image data: {exc}", path=path, code="corrupt") from exc
+            log.debug("%s: segments need imagecodecs; decoding the page whole with Pillow", path)
+    return block_mean(_grey(tiff_page_pixels(page, path, index), path), factor)
 
 
 def _pillow_page(path: Path, index: int, compression: int) -> np.ndarray:

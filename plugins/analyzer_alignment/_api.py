@@ -54,7 +54,7 @@ class AlignmentAnalyzer:
     def __init__(self, options: AlignmentOptions):
         self.options = options
 
-    def method(self, block_px: int, has_structure: bool) -> dict:
+    def method(self, block_px: int, has_structure: bool, decimation: int = 1, shape: tuple[int, ...] = ()) -> dict:
         o = self.options
         method = {
             "name": "structure_tensor",
@@ -73,6 +73,13 @@ class AlignmentAnalyzer:
         }
         if not has_structure:
             method["note"] = "no structure energy (flat frame): all measures are 0"
+        if decimation > 1:  # a large frame is analysed block-averaged; sigma_px / block_px count its pixels
+            method["decimation"] = {
+                "factor": decimation,
+                "analysed_px": list(shape),
+                "note": f"measured on the frame block-averaged {decimation}x{decimation} while it was read; "
+                        "sigma_px and block_px are in analysed (decimated) pixels",
+            }
         return method
 
     def analyze(self, ctx: AnalysisContext) -> Alignment:
@@ -89,6 +96,6 @@ class AlignmentAnalyzer:
             histogram=Histogram(bin_width_deg=result.bin_width_deg, start_deg=result.start_deg,
                                 counts=[round(c, 6) for c in result.counts]),
             learned_score=learned,
-            method=self.method(result.block_px, result.has_structure),
+            method=self.method(result.block_px, result.has_structure, ctx.page.decimation, ctx.page.pixels.shape),
             meaningful=meaningful,
         )

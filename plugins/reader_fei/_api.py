@@ -20,6 +20,7 @@ from nanoaid_daemon.readkit import (
     parse_xml,
     probe_has_tag,
     require_tiff,
+    stored_shape,
     tag_bytes,
 )
 
@@ -70,7 +71,7 @@ class FeiReader:
         builder = MetadataBuilder(path, VENDOR, warnings)
         if not header.ini and not header.xml:
             builder.warn("the FEI header tags are empty; no instrument metadata")
-        height, width = data.shape
+        height, width = stored_shape(data)
         instrument = fei_instrument(header, builder, width)
         rows, source = image_rows(header, builder)
         databar = databar_from_height(height, rows, builder.warn, source)

@@ -23,6 +23,7 @@ from nanoaid_daemon.readkit import (
     page_grey,
     read_head,
     read_pillow,
+    stored_shape,
 )
 
 from ._calibration import tiff_calibration
@@ -74,7 +75,7 @@ class GenericReader:
                 if calibration is not None:
                     builder.number("pixel_size.x", calibration[0], "nm", "TIFF calibration")
                     builder.number("pixel_size.y", calibration[1], "nm", "TIFF calibration")
-                instrument = builder.build(raw, width_px=data.shape[1])
+                instrument = builder.build(raw, width_px=stored_shape(data)[1])
                 pages.append(make_page(data, detect_databar(data), instrument))
         if not pages:
             raise ReaderError("TIFF contains no images", path=path, code="corrupt")

@@ -23,6 +23,7 @@ from nanoaid_daemon.readkit import (
     probe_has_tag,
     read_head,
     read_sidecar,
+    stored_shape,
     tag_bytes,
 )
 
@@ -102,7 +103,7 @@ class TescanReader:
 
     def _page(self, data, sections: dict, path: Path, warnings: list[str]):
         builder = MetadataBuilder(path, VENDOR, warnings)
-        height, width = data.shape
+        height, width = stored_shape(data)
         strip = strip_rows(sections, height, builder)
         instrument = tescan_instrument(sections, builder, width)
         return make_page(data, detect_databar(data) if strip is None else strip, instrument)

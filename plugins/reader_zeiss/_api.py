@@ -22,6 +22,7 @@ from nanoaid_daemon.readkit import (
     parse_number,
     probe_has_tag,
     require_tiff,
+    stored_shape,
     tag_bytes,
 )
 
@@ -73,7 +74,7 @@ class ZeissReader:
             builder.warn(f"page {index}: the SmartSEM header (tag {CZ_SEM_TAG}) is missing or empty; "
                          "no instrument metadata for this page")
             return make_page(data, detect_databar(data), builder.build({}))
-        height, width = data.shape
+        height, width = stored_shape(data)
         instrument = zeiss_instrument(header, builder, width)
         # SmartSEM burns the data zone into the stored frame unless the store is taller than the
         # scan; the header does not say which, so an undeclared zone is found from the pixels.
@@ -83,7 +84,7 @@ class ZeissReader:
 
     def _orion_page(self, data, header: CzSem, tags, builder: MetadataBuilder):
         """Helium-ion frame: the XML's ImageHeight declares the image rows; else the pixels decide."""
-        height, width = data.shape
+        height, width = stored_shape(data)
         instrument = orion_instrument(tags, header, builder, width)
         databar = databar_from_height(height, image_height(tags), builder.warn, "XML ImageHeight")
         return make_page(data, detect_databar(data) if databar is None else databar, instrument)
