@@ -173,7 +173,7 @@ def _summary(daemon: Daemon, watch: Path, state: Path, elapsed: float, shown: in
     if timings:
         _say(f"  analysis time    : median {statistics.median(timings):.0f} ms per frame")
     _say(f"  total wall time  : {elapsed:.1f} s")
-    _say(f"  look at          : {watch} (sidecars *.nanoaid.json, previews *.nanoaid.*.png)")
+    _say(f"  look at          : {watch} (sidecars *.nanoaid.json, previews *.nanoaid.*.png and *.jpg)")
     _say(f"  journal          : {state / 'journal.sqlite3'}  (`nanoaid status --state {state}`)")
 
 
