@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Literal
 
 import numpy as np
@@ -75,9 +76,9 @@ class Classifier:
             limit = float(trust["ood"]["threshold"])
             extra = {"ood_score": ood, "ood_threshold": round(limit, 4), "prediction_set": pset}
         else:
-            label, score, decision, suggestions = decide(scores, accept, review)
-            if decision == "accepted" and not self.options.accept_unvouched:
-                decision, suggestions = "review", _top_two(scores)
+            # An unvouched model never applies a label: its confident answers go to review, offered first.
+            applies = accept if self.options.accept_unvouched else math.inf
+            label, score, decision, suggestions = decide(scores, applies, review)
         align = float(np.clip(out["align_prob"].astype(np.float64).mean(), 0.0, 1.0))
         ctx.shared[CLASSIFIER_KEY] = ClassifierOutput(
             model=model.name, classes=classes, probs=probs, align_prob=align, label=label,
@@ -88,11 +89,6 @@ class Classifier:
             scores=scores, label=label, score=score, decision=decision, suggestions=suggestions,
             thresholds=Thresholds(accept=accept, review=review), views=how, **extra,
         )
-
-
-def _top_two(scores: dict[str, float]) -> list[str]:
-    """An unvouched model's confident answer is offered first, never applied: the operator confirms."""
-    return [name for name, _ in sorted(scores.items(), key=lambda item: -item[1])[:2]]
 
 
 def _classes(model: Model, n_scores: int) -> tuple[str, ...]:
