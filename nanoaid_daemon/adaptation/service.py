@@ -83,7 +83,7 @@ class AdaptationService:
                 if count > self._fitted_count:
                     first_seen = first_seen or now
                     if now - last_change >= self.options.batch_s or now - first_seen >= self.options.max_wait_s:
-                        self.refit(count)
+                        self.refit()
                         first_seen = None
             except Exception:  # never let adaptation take the daemon down; the next correction tries again
                 log.exception("adaptation: re-fit failed; the classifier in use is unchanged")
@@ -107,14 +107,15 @@ class AdaptationService:
             self._base = self.runtime.load_file(self.runtime.card_path(self.model_name))
         return self._base
 
-    def refit(self, count: int | None = None) -> int:
+    def refit(self) -> int:
         """Fit from seed + all corrections, write the next version, serve it, announce it."""
         base = self.base_model()
-        support, frames = self._support(base)
+        rows = self.journal.corrections()  # one snapshot: the support and the count recorded with it agree
+        support, frames = self._support(base, _latest(rows))
         if support is None:
             return self.serving
         version, tmp = self.store.new_build_dir()
-        corrections = count if count is not None else len(self.journal.corrections())
+        corrections = len(rows)
         fit_and_write(support, frames, tmp, base, name=f"{self.model_name}-adapted", version=str(version),
                       extra={"live": {"corrections": corrections, "state_version": version}})
         self.store.commit(version, tmp)
@@ -125,17 +126,17 @@ class AdaptationService:
         self._announce("corrections")
         return version
 
-    def _support(self, base: Any) -> tuple[Support | None, list[SupportFrame]]:
+    def _support(self, base: Any, latest: dict[str, dict]) -> tuple[Support | None, list[SupportFrame]]:
         labelled: dict[str, int] = {}
         for key, seed in self.store.load_embeddings(self.store.seed_dir).items():
             labelled[key] = int(seed["label"])
-        for frame_id, row in _latest(self.journal).items():
+        for frame_id, row in latest.items():
             labelled[frame_id] = CLASSES.index(row["label"])
         cached = self.store.load_embeddings(self.store.cache_dir)
         seeds = self.store.load_embeddings(self.store.seed_dir)
         parts, frames = [], []
         for key in sorted(labelled):
-            corrected = key in _latest_ids(self.journal)
+            corrected = key in latest
             arrays: dict[str, np.ndarray] | None = seeds.get(key) if key in seeds and not corrected else cached.get(key)
             if arrays is None:
                 arrays = self._embed_frame(base, key)
@@ -184,15 +185,12 @@ class AdaptationService:
         log.info("adaptation: model.adapted %s %s (%s) %s", card.name, card.version, reason, metrics)
 
 
-def _latest(journal: Any) -> dict[str, dict]:
+def _latest(rows: list[dict]) -> dict[str, dict]:
+    """Each frame's newest correction, by frame id."""
     latest: dict[str, dict] = {}
-    for row in journal.corrections():
+    for row in rows:
         latest[row["frame_id"]] = row
     return latest
-
-
-def _latest_ids(journal: Any) -> set[str]:
-    return set(_latest(journal))
 
 
 def _stack(parts: list[tuple[dict[str, np.ndarray], int]]) -> Support:
