@@ -17,13 +17,15 @@ import numpy as np
 
 __all__ = ["Batcher", "BatchStats"]
 
-RunFn = Callable[[np.ndarray, list[str]], dict[str, np.ndarray]]
+#: ``run(stacked, names)``, or ``run(stacked, names, extra)`` when the requests carry a second input.
+RunFn = Callable[..., dict[str, np.ndarray]]
 
 
 @dataclass
 class _Request:
     batch: np.ndarray
     outputs: tuple[str, ...]
+    extra: np.ndarray | None = None  # a second input, row for row with ``batch`` (e.g. field widths)
     result: dict[str, np.ndarray] | None = None
     error: BaseException | None = None
     done: bool = False
@@ -46,9 +48,14 @@ class Batcher:
         self._queue: list[_Request] = []
         self._busy = False
 
-    def submit(self, batch: np.ndarray, outputs: Sequence[str]) -> dict[str, np.ndarray]:
-        """The requested outputs for ``batch`` (rows along axis 0), possibly run with others' rows."""
-        request = _Request(batch, tuple(outputs))
+    def submit(self, batch: np.ndarray, outputs: Sequence[str],
+               extra: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The requested outputs for ``batch`` (rows along axis 0), possibly run with others' rows.
+
+        ``extra``, when given, is a second input with one row per row of ``batch``; it is stacked
+        the same way and passed to the run function as its third argument.
+        """
+        request = _Request(batch, tuple(outputs), extra)
         with self._cv:
             self._queue.append(request)
             while not request.done:
@@ -81,7 +88,8 @@ class Batcher:
         head = self._queue.pop(0)
         group, rows, rest = [head], len(head.batch), []
         for request in self._queue:
-            fits = request.batch.shape[1:] == head.batch.shape[1:] and rows + len(request.batch) <= self.max_rows
+            fits = (request.batch.shape[1:] == head.batch.shape[1:] and rows + len(request.batch) <= self.max_rows
+                    and (request.extra is None) == (head.extra is None))
             if fits:
                 group.append(request)
                 rows += len(request.batch)
@@ -94,7 +102,11 @@ class Batcher:
         try:
             names = list(dict.fromkeys(o for r in group for o in r.outputs))
             stacked = group[0].batch if len(group) == 1 else np.concatenate([r.batch for r in group])
-            values = self._run(stacked, names)
+            if group[0].extra is None:
+                values = self._run(stacked, names)
+            else:
+                extras = [r.extra for r in group if r.extra is not None]
+                values = self._run(stacked, names, extras[0] if len(group) == 1 else np.concatenate(extras))
             self.stats.runs += 1
             self.stats.rows += len(stacked)
             self.stats.largest = max(self.stats.largest, len(stacked))

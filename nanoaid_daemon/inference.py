@@ -100,6 +100,8 @@ class Model:
         self.provider = session.get_providers()[0]
         self.input_name = card.input.name
         self.output_names = tuple(o.name for o in session.get_outputs())
+        #: Name of the field-width input when the card declares one and the file has it, else None.
+        self.scale_input = _scale_input(card, session)
         fixed = session.get_inputs()[0].shape[0]
         self._batcher = Batcher(self._run, 1 if isinstance(fixed, int) and fixed == 1 else max_batch)
         self.stats, self.hold, self.pending = self._batcher.stats, self._batcher.hold, self._batcher.pending
@@ -121,8 +123,13 @@ class Model:
         """One frame as this model's input [C, H, W], preprocessed as its card says."""
         return prepare(pixels, self.card.input, dtype)
 
-    def infer(self, batch: np.ndarray, outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-        """Outputs for ``batch`` [N, C, H, W]; may be served together with other threads' requests."""
+    def infer(self, batch: np.ndarray, outputs: Sequence[str] | None = None,
+              field_width_um: Sequence[float | None] | np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Outputs for ``batch`` [N, C, H, W]; may be served together with other threads' requests.
+
+        ``field_width_um``: each row's horizontal field width (None or NaN where unknown). A model
+        with a scale input gets it (all unknown when not given); any other model ignores it.
+        """
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if batch.ndim != 4:
             raise ValueError(f"model {self.name}: expected a [N, C, H, W] batch, got shape {batch.shape}")
@@ -130,23 +137,58 @@ class Model:
         missing = [o for o in wanted if o not in self.output_names]
         if missing:
             raise ModelUnavailable(f"model file {self.path} has no output {missing[0]!r}")
-        return self._batcher.submit(batch, wanted)
+        if self.scale_input is None:
+            return self._batcher.submit(batch, wanted)
+        return self._batcher.submit(batch, wanted, _widths(field_width_um, len(batch), self.name))
 
-    def _run(self, stacked: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+    def _feeds(self, stacked: np.ndarray, widths: np.ndarray | None) -> dict[str, np.ndarray]:
+        feeds = {self.input_name: stacked}
+        if widths is not None and self.scale_input is not None:
+            feeds[self.scale_input] = widths
+        return feeds
+
+    def _run(self, stacked: np.ndarray, names: list[str], widths: np.ndarray | None = None) -> dict[str, np.ndarray]:
         if self.provider in GPU_PROVIDERS:
-            return self._run_bound(stacked, names)
-        return dict(zip(names, self.session.run(names, {self.input_name: stacked}), strict=True))
+            return self._run_bound(stacked, names, widths)
+        return dict(zip(names, self.session.run(names, self._feeds(stacked, widths)), strict=True))
 
-    def _run_bound(self, stacked: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+    def _run_bound(self, stacked: np.ndarray, names: list[str],
+                   widths: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """On a GPU, with I/O binding: the batch goes to the device in one copy, outputs stay there
         until the run ends and come back in one copy each, and no output is staged through the
         provider's own host buffers. (On the CPU provider binding saves nothing: plain ``run``.)"""
         binding = self.session.io_binding()
-        binding.bind_cpu_input(self.input_name, stacked)
+        for name, value in self._feeds(stacked, widths).items():
+            binding.bind_cpu_input(name, value)
         for name in names:
             binding.bind_output(name, "cuda")
         self.session.run_with_iobinding(binding)
         return dict(zip(names, binding.copy_outputs_to_cpu(), strict=True))
+
+
+def _scale_input(card: ModelCard, session: Any) -> str | None:
+    """The scale input's name if the card declares one and the session takes it (as an input, or as
+    an initializer a caller may override), else None: such a model then runs scale-free."""
+    if card.scale_input is None:
+        return None
+    names = {i.name for i in session.get_inputs()}
+    try:
+        names |= {i.name for i in session.get_overridable_initializers()}
+    except AttributeError:  # pragma: no cover - every supported onnxruntime has it
+        pass
+    return card.scale_input.name if card.scale_input.name in names else None
+
+
+def _widths(values: Sequence[float | None] | np.ndarray | None, rows: int, model: str) -> np.ndarray:
+    """[rows, 1] float32 field widths, NaN where unknown (None, NaN, or not positive)."""
+    if values is None:
+        return np.full((rows, 1), np.nan, np.float32)
+    out = np.array([np.nan if v is None else float(v) for v in np.asarray(values, dtype=object).reshape(-1)],
+                   np.float32)
+    if len(out) != rows:
+        raise ValueError(f"model {model}: {len(out)} field widths for a batch of {rows} views")
+    out[~(out > 0)] = np.nan
+    return out.reshape(rows, 1)
 
 
 def _stat(path: Path) -> tuple[int, int] | None:
@@ -270,6 +312,9 @@ class Runtime:
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
+        # errors only: a classifier's optional scale input is an initializer a caller may override,
+        # which onnxruntime reports as a warning on every load
+        options.log_severity_level = 3
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -44,6 +44,17 @@ class InputSpec(BaseModel):
     )
 
 
+class ScaleInputSpec(BaseModel):
+    """A classifier's optional second input: each view's horizontal field width (NaN = unknown)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = "field_width_um"
+    shape: list[int | str] = Field(default_factory=lambda: list[int | str](["N", 1]))
+    unit: Literal["µm"] = "µm"
+    meaning: str = ""
+    encoding: str = ""
+
+
 class OutputSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -63,6 +74,8 @@ class ModelCard(BaseModel):
     opset: int = Field(ge=17)
     classes: list[str] = Field(default_factory=list)
     input: InputSpec
+    scale_input: ScaleInputSpec | None = Field(
+        None, description="Optional second input: the field width of each view; absent = the model ignores scale.")
     outputs: list[OutputSpec]
     thresholds: dict[str, float] = Field(
         default_factory=lambda: {"accept": ACCEPT_THRESHOLD, "review": REVIEW_THRESHOLD})

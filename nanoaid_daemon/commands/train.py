@@ -37,6 +37,8 @@ def register(sub) -> None:
     c.add_argument("--finetune-epochs", type=int, default=4)
     c.add_argument("--input-size", type=int, default=224, help="model input side in pixels (multiple of 32)")
     c.add_argument("--work", type=Path, default=Path(".cache/nanoaid-train"), help="scratch folder")
+    c.add_argument("--no-scale", dest="scale", action="store_false",
+                   help="no field-width input (default: one, where the data's truth.jsonl gives widths)")
     c.set_defaults(func=run_classifier)
     a = tsub.add_parser("autoencoder", help="convolutional autoencoder for AI-lens previews from any image folders")
     a.add_argument("data", type=Path, nargs="+", metavar="DATA")
@@ -55,6 +57,7 @@ def register(sub) -> None:
     al.add_argument("--ae-epochs", type=int, default=4)
     al.add_argument("--ae-images", type=int, default=1000)
     al.add_argument("--threads", type=int, default=2)
+    al.add_argument("--no-scale", dest="scale", action="store_false", help="classifier without the field-width input")
     al.set_defaults(func=run_all)
 
 
@@ -75,7 +78,7 @@ def run_classifier(args) -> int:
                              name=args.name, version=args.version, input_size=args.input_size, views=args.views,
                              finetune_blocks=args.finetune_blocks, finetune_epochs=args.finetune_epochs,
                              seed=args.seed, threads=args.threads, work=args.work, align_synthetic=args.align_count,
-                             command=_command(), say=_say)
+                             scale=args.scale, command=_command(), say=_say)
     summary = train_classifier(opts)
     print(json.dumps({k: summary[k] for k in ("model", "card", "test", "alignment", "duration_s")}, indent=2))
     return EXIT_OK
@@ -103,7 +106,7 @@ def run_all(args) -> int:
 
     opts = AllOptions(out=args.out or default_models_dir(), work=args.work, per_class=args.per_class, seed=args.seed,
                       views=args.views, align_count=args.align_count, ae_epochs=args.ae_epochs,
-                      ae_images=args.ae_images, threads=args.threads, say=_say)
+                      ae_images=args.ae_images, threads=args.threads, scale=args.scale, say=_say)
     summary = train_all(opts)
     c, a = summary["classifier"], summary["autoencoder"]
     _say(f"done in {summary['total_s']:.0f} s: {c['model']} (synthetic test accuracy "

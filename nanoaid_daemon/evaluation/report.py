@@ -6,9 +6,10 @@ card-driven preprocessing, one onnxruntime session on the CPU.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,8 +58,13 @@ class Session:
             raise ModelUnavailable(f"onnxruntime cannot load {self.model_path}: {exc}") from exc
         self.outputs = [o.name for o in self._session.get_outputs()]
 
-    def run(self, batch: np.ndarray, outputs: list[str]) -> dict[str, np.ndarray]:
-        values = self._session.run(outputs, {self.spec.name: np.ascontiguousarray(batch, np.float32)})
+    def run(self, batch: np.ndarray, outputs: list[str], widths: np.ndarray | None = None,
+            scale_input: str = "field_width_um") -> dict[str, np.ndarray]:
+        """Outputs for ``batch``; ``widths`` [N, 1] (µm, NaN unknown) feed a model's scale input."""
+        feeds = {self.spec.name: np.ascontiguousarray(batch, np.float32)}
+        if widths is not None:
+            feeds[scale_input] = np.asarray(widths, np.float32).reshape(-1, 1)
+        values = self._session.run(outputs, feeds)
         return dict(zip(outputs, values, strict=True))
 
 
@@ -77,12 +83,18 @@ def _batches(items: list, spec: InputSpec, size: int) -> Iterator[tuple[list, np
         yield chunk, np.stack(tensors)
 
 
-def predict(session: Session, items: list, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities [N, classes] and alignment scores [N] of images (anything with ``.path``)."""
+def predict(session: Session, items: list, batch: int = 16,
+            width_of: Callable[[Any], float | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities [N, classes] and alignment scores [N] of images (anything with ``.path``).
+
+    ``width_of(item)``: the item's field width (µm) for a model with a scale input; without it the
+    model runs its scale-free path.
+    """
     probs, align = [], []
     wanted = ["probs"] + (["align_prob"] if "align_prob" in session.outputs else [])
-    for _, tensors in _batches(items, session.spec, batch):
-        out = session.run(tensors, wanted)
+    for chunk, tensors in _batches(items, session.spec, batch):
+        widths = None if width_of is None else np.array([width_of(it) or np.nan for it in chunk], np.float32)
+        out = session.run(tensors, wanted, widths)
         probs.append(out["probs"])
         align.append(out.get("align_prob", np.full((len(tensors), 1), np.nan, np.float32)))
     return np.concatenate(probs), np.concatenate(align)[:, 0]

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..evaluation.inputs import resize_float, to_unit
 from ..synth.fields import blur
 
-__all__ = ["clean_view", "augmented_view"]
+__all__ = ["clean_view", "augmented_view", "augmented_view_scaled"]
 
 F32 = np.float32
 
@@ -87,6 +87,17 @@ def augmented_view(
     rng: np.random.Generator, grey: np.ndarray, bar_rows: int, size: int, strength: float = 1.0
 ) -> np.ndarray:
     """A randomly disturbed view of a frame (databar rows at the bottom of ``grey``)."""
+    return augmented_view_scaled(rng, grey, bar_rows, size, strength)[0]
+
+
+def augmented_view_scaled(
+    rng: np.random.Generator, grey: np.ndarray, bar_rows: int, size: int, strength: float = 1.0
+) -> tuple[np.ndarray, float]:
+    """:func:`augmented_view` and the view's horizontal field width as a share of the frame's.
+
+    A crop narrows the field; after a quarter turn the view's width is the crop's height (square
+    pixels), so the share follows the same random draws as the pixels.
+    """
     keep_bar = bar_rows > 0 and rng.random() < 0.15
     frame = grey if keep_bar or not bar_rows else grey[: grey.shape[0] - bar_rows]
     frame = frame.astype(F32, copy=False)
@@ -103,11 +114,13 @@ def augmented_view(
         v = v[:, ::-1]
     if rng.random() < 0.5:
         v = v[::-1, :]
+    share = (box[2] - box[0]) / cols
     if rng.random() < 0.25:
         v = np.rot90(v)
+        share = (box[3] - box[1]) / cols
     v = _photometric(rng, np.ascontiguousarray(v), strength)
     if rng.random() < 0.3 * strength:
         v = _jpeg(v, int(rng.integers(max(10, int(90 - 40 * strength)), 95)))
     if rng.random() < 0.08 * strength:
         v = _annotate(rng, v)
-    return np.ascontiguousarray(v, dtype=F32)
+    return np.ascontiguousarray(v, dtype=F32), float(share)

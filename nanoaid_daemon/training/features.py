@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..evaluation.inputs import detect_databar, load_grey
-from .augment import augmented_view, clean_view
+from .augment import augmented_view_scaled, clean_view
 from .backbone import N_BLOCKS, NORM_MEAN, NORM_STD, trunk_forward
 
 __all__ = ["Source", "ViewCounts", "FeatureSet", "TrunkRunner", "extract_features", "to_tensor"]
@@ -49,6 +49,7 @@ class FeatureSet:
     x: np.ndarray
     source: np.ndarray
     kind: np.ndarray  # 0 clean, 1 augmented, 2 heavy
+    width: np.ndarray | None = None  # each view's horizontal field width in µm, NaN where unknown
 
     def select(self, sources: np.ndarray | None = None, kinds: Sequence[int] | None = None) -> np.ndarray:
         mask = np.ones(len(self.source), bool)
@@ -65,13 +66,17 @@ def to_tensor(units: list[np.ndarray]) -> torch.Tensor:
     return ((batch - NORM_MEAN) / NORM_STD).expand(-1, 3, -1, -1).contiguous()
 
 
-def _views(src: Source, counts: ViewCounts, size: int, seed: int) -> list[tuple[int, np.ndarray]]:
+def _views(src: Source, counts: ViewCounts, size: int, seed: int) -> list[tuple[int, np.ndarray, float]]:
+    """(kind, view, field width of the view in µm or NaN) for every view of ``src``."""
     grey = load_grey(src.path)
     bar = detect_databar(grey)
     rng = np.random.default_rng([seed, int(src.sha256[:12], 16)])
-    out = [(0, clean_view(grey[: grey.shape[0] - bar] if bar else grey, size)) for _ in range(counts.clean)]
-    out += [(1, augmented_view(rng, grey, bar, size, 1.0)) for _ in range(counts.augmented)]
-    out += [(2, augmented_view(rng, grey, bar, size, 2.0)) for _ in range(counts.heavy)]
+    width = float(src.extra.get("field_width_um") or np.nan)
+    out = [(0, clean_view(grey[: grey.shape[0] - bar] if bar else grey, size), width) for _ in range(counts.clean)]
+    for kind, strength, n in ((1, 1.0, counts.augmented), (2, 2.0, counts.heavy)):
+        for _ in range(n):
+            view, share = augmented_view_scaled(rng, grey, bar, size, strength)
+            out.append((kind, view, width * share))
     return out
 
 
@@ -125,6 +130,7 @@ def extract_features(runner: TrunkRunner, sources: Sequence[Source], counts_for:
     kinds: list[int] = []
     pending: list[np.ndarray] = []
     meta: list[tuple[int, int]] = []
+    widths: list[float] = []
     maps = runner.graph.cut < N_BLOCKS
 
     def flush() -> None:
@@ -136,9 +142,10 @@ def extract_features(runner: TrunkRunner, sources: Sequence[Source], counts_for:
         meta.clear()
 
     for i, src in enumerate(sources):
-        for kind, unit in _views(src, counts_for(src), size, seed):
+        for kind, unit, width in _views(src, counts_for(src), size, seed):
             pending.append(unit)
             meta.append((i, kind))
+            widths.append(width)
             if len(pending) == batch:
                 flush()
         if progress:
@@ -147,4 +154,5 @@ def extract_features(runner: TrunkRunner, sources: Sequence[Source], counts_for:
         flush()
     if not rows:
         raise ValueError("no views to extract features from")
-    return FeatureSet(np.concatenate(rows), np.asarray(index, np.int64), np.asarray(kinds, np.int8))
+    return FeatureSet(np.concatenate(rows), np.asarray(index, np.int64), np.asarray(kinds, np.int8),
+                      np.asarray(widths, np.float64))

@@ -62,5 +62,5 @@ def finetune_tail(model, cut: int, feats: FeatureSet, y_all: np.ndarray, train_r
     for p in tail.parameters():
         p.requires_grad_(False)
     model.eval()
-    embedded = FeatureSet(_embed(tail, feats.x), feats.source, feats.kind)
+    embedded = FeatureSet(_embed(tail, feats.x), feats.source, feats.kind, feats.width)
     return embedded, {"blocks": opts.finetune_blocks, "epochs": opts.finetune_epochs, "val_accuracy_by_epoch": history}

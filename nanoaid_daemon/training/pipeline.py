@@ -108,6 +108,7 @@ class AllOptions:
     ae_epochs: int = 4
     ae_images: int = 1000
     threads: int = 2
+    scale: bool = True
     say: Callable[[str], None] = log.info
 
 
@@ -127,9 +128,11 @@ def train_all(opts: AllOptions) -> dict:
     notes = [f"synthetic SEM frames, {opts.per_class} per class, seed {opts.seed} ({synth_cmd})",
              f"synthetic nanowire alignment set: {opts.align_count} frames, seed {opts.seed + 17}"]
     command = (f"nanoaid train all --per-class {opts.per_class} --seed {opts.seed} --views {opts.views} "
-               f"--align-count {opts.align_count} --ae-epochs {opts.ae_epochs} --ae-images {opts.ae_images}")
+               f"--align-count {opts.align_count} --ae-epochs {opts.ae_epochs} --ae-images {opts.ae_images}"
+               + ("" if opts.scale else " --no-scale"))
     copts = ClassifierOptions(data=[data], out=opts.out, seed=opts.seed, views=opts.views, threads=opts.threads,
                               work=opts.work, align_synthetic=opts.align_count, data_kind="synthetic", data_notes=notes,
+                              scale=opts.scale,
                               reproduce=[synth_cmd, "nanoaid models eval nffa-classifier DIR --split test"],
                               command=command, say=opts.say)
     classifier = train_classifier(copts)

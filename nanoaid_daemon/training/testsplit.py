@@ -20,9 +20,12 @@ CARD_KEYS = ("n", "accuracy", "top2_accuracy", "balanced_accuracy", "ece", "nll"
              "per_class", "confusion_matrix")
 
 
-def evaluate_exported(model_path: Path, opts, test_sources: list) -> dict | None:
+def evaluate_exported(model_path: Path, opts, test_sources: list, scale: bool = False) -> dict | None:
+    """Test-split figures; ``scale``: feed each source's field width (the scale input's known path)."""
     if not test_sources:
         return None
-    probs, _ = predict(Session(Path(model_path), classifier_input(opts.input_size), opts.threads), test_sources)
+    width_of = (lambda s: s.extra.get("field_width_um")) if scale else None
+    probs, _ = predict(Session(Path(model_path), classifier_input(opts.input_size), opts.threads), test_sources,
+                       width_of=width_of)
     report = classification_report(probs, np.array([s.label for s in test_sources]), CLASSES)
     return {key: report[key] for key in CARD_KEYS}

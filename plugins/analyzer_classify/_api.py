@@ -63,7 +63,8 @@ class Classifier:
         prepared = [model.prepare(view) for view in views]
         trust = model.card.calibration if "ood_score" in model.output_names else {}
         wanted = OUTPUTS + ("ood_score",) if trust else OUTPUTS
-        out = model.infer(np.stack([tensor for tensor, _ in prepared]), wanted)
+        widths = view_field_widths(frame_field_width_um(ctx), ctx.page.pixels.shape[1], views)
+        out = model.infer(np.stack([tensor for tensor, _ in prepared]), wanted, field_width_um=widths)
         ctx.record_model(name=model.card.name, version=model.card.version, sha256=model.card.sha256)
         classes = _classes(model, out["probs"].shape[1])
         probs = out["probs"].astype(np.float64).mean(axis=0)
@@ -89,6 +90,26 @@ class Classifier:
             scores=scores, label=label, score=score, decision=decision, suggestions=suggestions,
             thresholds=Thresholds(accept=accept, review=review), views=how, **extra,
         )
+
+
+def frame_field_width_um(ctx: AnalysisContext) -> float | None:
+    """The analysed frame's horizontal field width (µm) from its metadata, or None when unknown.
+
+    The vendor's field width when it gives one, else pixel size × stored width.
+    """
+    page = ctx.page
+    inst = page.instrument
+    width = inst.horizontal_field_width.value if inst.horizontal_field_width is not None else None
+    if width is None and inst.pixel_size is not None:
+        width = inst.pixel_size.x.value * page.stored_width_px / 1000.0
+    return float(width) if width is not None and math.isfinite(width) and width > 0 else None
+
+
+def view_field_widths(frame_width: float | None, frame_cols: int, views: list[np.ndarray]) -> list[float | None]:
+    """Each view's field width: a tile's is its share of the frame's columns."""
+    if frame_width is None:
+        return [None] * len(views)
+    return [frame_width * view.shape[1] / frame_cols for view in views]
 
 
 def _classes(model: Model, n_scores: int) -> tuple[str, ...]:

@@ -78,6 +78,53 @@ def classifier_onnx(size: int = 64, k: int = 4, fixed_probs: Sequence[float] | N
     return _model(nodes, [_vi("image", [batch, 3, size, size])], outputs, inits)
 
 
+SCALE_INPUT = "field_width_um"
+
+
+def scaled_classifier_onnx(size: int = 64, k: int = 4, seed: int = 0) -> bytes:
+    """:func:`classifier_onnx` plus the optional input ``field_width_um`` [N, 1] (µm, NaN: unknown).
+
+    Built as ``nanoaid train`` exports it: the input has a NaN default (an initializer of the same
+    name), so a caller that does not feed it gets the scale-free answer. Known widths add
+    ``ln(width) · s_c`` to each logit, with Films rising and Particles falling with the width: a
+    bright object is Particles at 0.1 µm and Films at 1 mm.
+    """
+    w = classifier_weights(k, seed)
+    scale_w = np.zeros((1, len(CLASSES)), np.float32)
+    scale_w[0, FILMS], scale_w[0, PARTICLES] = 20.0, -20.0
+    inits = dict(w, cam_w=w["head"].reshape(len(CLASSES), k, 1, 1), scale_w=scale_w,
+                 one=np.ones((1, 1), np.float32))
+    inits[SCALE_INPUT] = np.full((1, 1), np.nan, np.float32)  # the default: unknown
+    nodes = [
+        helper.make_node("AveragePool", ["image"], ["pooled"], kernel_shape=[4, 4], strides=[4, 4]),
+        helper.make_node("Conv", ["pooled", "w1", "b1"], ["pre"]),
+        helper.make_node("Relu", ["pre"], ["features"]),
+        helper.make_node("GlobalAveragePool", ["features"], ["gap"]),
+        helper.make_node("Flatten", ["gap"], ["embedding"]),
+        helper.make_node("Gemm", ["embedding", "head", "head_b"], ["logits"], transB=1),
+        helper.make_node("IsNaN", [SCALE_INPUT], ["unknown"]),
+        helper.make_node("Where", ["unknown", "one", SCALE_INPUT], ["safe"]),
+        helper.make_node("Log", ["safe"], ["log_width"]),
+        helper.make_node("MatMul", ["log_width", "scale_w"], ["by_width"]),
+        helper.make_node("Not", ["unknown"], ["known"]),
+        helper.make_node("Cast", ["known"], ["known_f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["by_width", "known_f"], ["scale_logits"]),
+        helper.make_node("Add", ["logits", "scale_logits"], ["all_logits"]),
+        helper.make_node("Softmax", ["all_logits"], ["probs"], axis=1),
+        helper.make_node("Gemm", ["embedding", "align_w", "align_b"], ["align_logit"]),
+        helper.make_node("Sigmoid", ["align_logit"], ["align_prob"]),
+        helper.make_node("Conv", ["features", "cam_w"], ["cams"]),
+    ]
+    h = size // 4
+    outputs = [_vi("probs", ["N", 10]), _vi("align_prob", ["N", 1]), _vi("embedding", ["N", k]),
+               _vi("features", ["N", k, h, h]), _vi("cams", ["N", 10, h, h])]
+    inputs = [_vi("image", ["N", 3, size, size]), _vi(SCALE_INPUT, ["M", 1])]
+    return _model(nodes, inputs, outputs, inits)
+
+
+SCALE_CARD = {"name": SCALE_INPUT, "shape": ["N", 1], "unit": "µm", "meaning": "test model"}
+
+
 def autoencoder_onnx(size: int = 64, widths: Sequence[int] = (4, 8, 8), seed: int = 1) -> bytes:
     """image [N,1,S,S] → enc1…encK (stride-2 conv + ReLU each) and reconstruction [N,1,S,S]."""
     rng = np.random.default_rng(seed)

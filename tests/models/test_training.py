@@ -56,6 +56,25 @@ def test_classifier_onnx_has_the_contract_outputs(trained):
     assert np.allclose(one, probs[:1], atol=1e-5)
 
 
+def test_classifier_takes_an_optional_field_width_that_moves_its_scores(trained):
+    """Synthetic truth gives each frame's field width, so the head has a scale input; unfed or NaN is the
+    scale-free answer, a known width changes the scores, and the card documents the input."""
+    card, model_path = verify_model(trained / "models" / "nffa-classifier.card.json")
+    assert card.scale_input is not None and card.scale_input.name == "field_width_um"
+    session = _session(model_path)
+    assert "field_width_um" in {i.name for i in session.get_overridable_initializers()}
+    frames = [render(c, 40 + i, size=(144, 192)) for i, c in enumerate(("Particles", "Powder", "Fibres"))]
+    batch = np.stack([prepare(f.pixels, card.input) for f in frames])
+    unfed = session.run(["probs"], {"image": batch})[0]
+    nan = session.run(["probs"], {"image": batch, "field_width_um": np.full((3, 1), np.nan, np.float32)})[0]
+    np.testing.assert_allclose(nan, unfed, atol=1e-6)
+    small = session.run(["probs"], {"image": batch, "field_width_um": np.full((3, 1), 0.2, np.float32)})[0]
+    large = session.run(["probs"], {"image": batch, "field_width_um": np.full((3, 1), 800.0, np.float32)})[0]
+    assert np.abs(small - large).max() > 1e-3
+    assert np.abs(small - unfed).max() > 1e-4
+    assert np.allclose(small.sum(axis=1), 1.0, atol=1e-5)
+
+
 def test_cams_are_the_head_weights_applied_to_the_feature_map(trained):
     """Pooled CAMs differ between classes exactly as the (temperature-scaled) logits do."""
     card, model_path = verify_model(trained / "models" / "nffa-classifier.card.json")
