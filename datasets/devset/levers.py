@@ -29,6 +29,7 @@ import csv
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -90,6 +91,39 @@ def embeddings(variant: str, paths: list[Path], cache: Path, views: int = 8) -> 
     return x
 
 
+def augmented_embeddings(paths: list[Path], cache: Path, strength: float, views: int = 3) -> np.ndarray:
+    """[views, N, 1280] Lite0 embeddings of training-style augmented views (``training/augment.py``:
+    crops, flips, contrast, blur, noise, JPEG, annotations) at ``strength`` (1 as shipped, 2 strong)."""
+    import hashlib
+
+    import torch
+
+    from nanoaid_daemon.hashing import sha256_file
+    from nanoaid_daemon.training.augment import augmented_view
+    from nanoaid_daemon.training.backbone import load_backbone
+    from nanoaid_daemon.training.features import to_tensor
+
+    key = hashlib.sha256("\n".join(map(str, paths)).encode()).hexdigest()[:12]
+    file = cache / f"lite0-aug{strength:g}x{views}-{key}.npz"
+    if file.is_file():
+        return np.load(file)["x"]
+    torch.set_num_threads(2)
+    model = load_backbone(224)
+    rows = []
+    with torch.no_grad():
+        for i, path in enumerate(paths):
+            grey = load_grey(path)
+            bar = detect_databar(grey)
+            rng = np.random.default_rng([2024, int(sha256_file(path)[0][:12], 16)])
+            units = [augmented_view(rng, grey, bar, 224, strength) for _ in range(views)]
+            rows.append(model.extract_features(to_tensor(units)).mean(dim=(2, 3)).numpy())
+            if i % 100 == 0:
+                print(f"augmented x{strength:g}: {i}/{len(paths)}", file=sys.stderr, flush=True)
+    x = np.stack(rows, axis=1)
+    np.savez(file, x=x)
+    return x
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     z = np.exp(z - z.max(axis=1, keepdims=True))
     return z / z.sum(axis=1, keepdims=True)
@@ -111,9 +145,12 @@ def design(x: np.ndarray, widths: np.ndarray | None) -> np.ndarray:
     return x if widths is None else np.hstack([x, scale_features(widths)])
 
 
-def train_rows(xs, ys, ws, flips: bool, scale: bool):
-    """Training rows: clean (or all 8 dihedral) views; with scale, each row twice (width shown, hidden)."""
-    views = range(8) if flips else range(1)
+def train_rows(xs, ys, ws, flips: bool, scale: bool, aug: np.ndarray | None = None):
+    """Training rows: clean (or all 8 dihedral) views, plus ``aug`` views [K, N, D] if given (their
+    width taken as the frame's); with scale, each row twice (width shown, hidden)."""
+    stack = xs if aug is None else np.concatenate([xs[:1] if not flips else xs, aug])
+    views = range(len(stack)) if (flips or aug is not None) else range(1)
+    xs = stack
     x = np.concatenate([xs[v] for v in views])
     y = np.concatenate([ys for _ in views])
     if not scale:
@@ -127,11 +164,11 @@ def evaluate(xd, wd, head, t: float, tta: bool, scale: bool) -> np.ndarray:
     return np.mean([softmax(head(design(xd[v], wd if scale else None)) / t) for v in views], axis=0)
 
 
-def run_variant(xs, ys, ws, xd, yd, wd, sources, *, l2, flips, tta, scale, dev_weight=0) -> dict:
+def run_variant(xs, ys, ws, xd, yd, wd, sources, *, l2, flips, tta, scale, dev_weight=0, aug=None) -> dict:
     known = np.isfinite(wd)
-    xtr, ytr = train_rows(xs, ys, ws, flips, scale)
+    xtr, ytr = train_rows(xs, ys, ws, flips, scale, aug)
     half = np.arange(len(ys)) % 2 == 0  # temperature: head on even synthetic frames, T on odd ones
-    xa, ya = train_rows(xs[:, half], ys[half], ws[half], flips, scale)
+    xa, ya = train_rows(xs[:, half], ys[half], ws[half], flips, scale, None if aug is None else aug[:, half])
     cal = fit_softmax(xa, ya, N_CLASSES, l2)
     t = fit_temperature(cal(design(xs[0][~half], ws[~half] if scale else None)), ys[~half])
     if not dev_weight:
@@ -180,9 +217,18 @@ def main(argv: list[str] | None = None) -> int:
         views = 8 if variant == "lite0" else 1
         xd = embeddings(variant, [it.path for it in dev], args.cache, views)
         xs = embeddings(variant, [it.path for it in syn], args.cache, views)
-        rows = {f"L2 {l2:g}": dict(l2=l2, flips=False, tta=False, scale=False) for l2 in (1e-3, 1e-2, 1e-1, 1.0)}
+        rows: dict[str, dict[str, Any]] = {
+            f"L2 {l2:g}": dict(l2=l2, flips=False, tta=False, scale=False) for l2 in (1e-3, 1e-2, 1e-1, 1.0)}
         if variant == "lite0":
+            syn_paths = [it.path for it in syn]
+            aug1 = augmented_embeddings(syn_paths, args.cache, 1.0)
+            aug2 = augmented_embeddings(syn_paths, args.cache, 2.0)
             rows.update({
+                "L2 0.01 + 3 augmented views (strength 1, as shipped)": dict(l2=1e-2, flips=False, tta=False,
+                                                                            scale=False, aug=aug1),
+                "L2 0.01 + 3 strong augmented views (strength 2)": dict(l2=1e-2, flips=False, tta=False,
+                                                                       scale=False, aug=aug2),
+                "L2 0.01 + augmented views + scale": dict(l2=1e-2, flips=False, tta=False, scale=True, aug=aug1),
                 "L2 0.01 + flips for training": dict(l2=1e-2, flips=True, tta=False, scale=False),
                 "L2 0.01 + TTA": dict(l2=1e-2, flips=False, tta=True, scale=False),
                 "L2 0.01 + flips + TTA": dict(l2=1e-2, flips=True, tta=True, scale=False),

@@ -48,6 +48,9 @@ def register(sub) -> None:
     g.add_argument("--groups", type=Path, help="file,source CSV (default DATA/groups.csv)")
     g.add_argument("--out", type=Path, help="where eval.json, confusion.png, predictions.jsonl go")
     g.add_argument("--threads", type=int, default=2)
+    g.add_argument("--widths", type=Path, metavar="FILE",
+                   help="file,field_width_um CSV: frames whose field width is known "
+                   "(fed to a model with a scale input)")
     g.add_argument("--models-dir", type=Path)
     add_config_option(g)
     g.set_defaults(func=run_eval_devset)
@@ -132,7 +135,7 @@ def run_eval_devset(args) -> int:
     card, model_path, _ = resolve_model(args.model, _models_dir(args))
     out = args.out or Path(f"eval-devset-{card.name}")
     report = evaluate_grouped(card, model_path, args.data, args.groups or args.data / "groups.csv", out,
-                              threads=args.threads)
+                              threads=args.threads, widths=args.widths)
     for line in summary_lines(report):
         print(line)
     grouped = report["by_source"]
@@ -142,5 +145,9 @@ def run_eval_devset(args) -> int:
         print(f"{name:<40} {row['n']:>4} {100 * row['accuracy']:>8.1f}% {100 * row['top2_accuracy']:>6.1f}% {acc:>9}")
     mean = grouped["mean_source_accuracy"]
     print(f"mean accuracy over sources: {'n/a' if mean is None else f'{100 * mean:.1f} %'}")
+    if "with_field_width" in report:
+        w = report["with_field_width"]
+        print(f"frames with a field width: {w['n']}, accuracy {100 * w['accuracy']:.1f} % "
+              f"({'width fed to the model' if w['fed_to_model'] else 'the model has no scale input'})")
     print(f"wrote {out / 'eval.json'}, {out / 'confusion.png'}, {out / 'predictions.jsonl'}")
     return EXIT_OK

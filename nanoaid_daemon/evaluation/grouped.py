@@ -36,6 +36,25 @@ def read_groups(path: Path, data: Path) -> dict[Path, str]:
         return {(Path(data) / row["file"]).resolve(): row["source"] for row in reader}
 
 
+def read_widths(path: Path, data: Path) -> dict[Path, float]:
+    """``file,field_width_um`` rows (file relative to ``data``) → {resolved path: width in µm}."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"widths file {path} does not exist; it gives file,field_width_um for frames with a scale")
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or not {"file", "field_width_um"} <= set(reader.fieldnames):
+            raise ConfigError(f"{path}: needs the columns file,field_width_um")
+        out = {}
+        for n, row in enumerate(reader, start=2):
+            try:
+                out[(Path(data) / row["file"]).resolve()] = float(row["field_width_um"])
+            except ValueError:
+                raise ConfigError(f"{path} line {n}: field_width_um {row['field_width_um']!r} "
+                                  "is not a number") from None
+        return out
+
+
 def by_source(probs: np.ndarray, labels: np.ndarray, sources: list[str], classes: list[str],
               accept: float, review: float) -> dict:
     """Per-source accuracy, top-2 and accepted share, and their unweighted mean over sources."""
@@ -52,21 +71,32 @@ def by_source(probs: np.ndarray, labels: np.ndarray, sources: list[str], classes
 
 
 def evaluate_grouped(card: ModelCard, model_path: Path, data: Path, groups: Path, out_dir: Path | None, *,
-                     threads: int = 2) -> dict:
-    """The usual report over every image of ``data`` plus the per-source breakdown."""
+                     threads: int = 2, widths: Path | None = None) -> dict:
+    """The usual report over every image of ``data`` plus the per-source breakdown.
+
+    ``widths``: a file,field_width_um CSV; a model with a scale input gets those frames' widths
+    (the others run its unknown-width path), and the report adds the figures on those frames.
+    """
     items = scan_labelled(data)
     mapping = read_groups(groups, data)
     unmapped = [str(it.path) for it in items if it.path.resolve() not in mapping]
     if unmapped:
         raise ConfigError(f"{groups}: no source for {len(unmapped)} image(s), e.g. {unmapped[0]}; "
                           "add a file,source row for each")
-    probs, _ = predict(Session(model_path, card.input, threads), items)
+    known = read_widths(widths, data) if widths is not None else {}
+    width_of = (lambda it: known.get(it.path.resolve())) if known and card.scale_input is not None else None
+    probs, _ = predict(Session(model_path, card.input, threads), items, width_of=width_of)
     labels = np.array([it.label for it in items])
     sources = [mapping[it.path.resolve()] for it in items]
     accept = card.thresholds.get("accept", 0.8)
     review = card.thresholds.get("review", 0.35)
     report = classification_report(probs, labels, card.classes, accept=accept, review=review)
     report["by_source"] = by_source(probs, labels, sources, list(card.classes), accept, review)
+    if known:
+        mask = np.array([it.path.resolve() in known for it in items])
+        subset = classification_report(probs[mask], labels[mask], card.classes, accept=accept, review=review)
+        report["with_field_width"] = {"n": int(mask.sum()), "fed_to_model": width_of is not None,
+                                      "accuracy": subset["accuracy"], "top2_accuracy": subset["top2_accuracy"]}
     report.update({"model": {"name": card.name, "version": card.version, "sha256": card.sha256},
                    "data": str(data), "split": "all"})
     if out_dir is not None:

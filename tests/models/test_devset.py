@@ -183,3 +183,26 @@ def test_eval_devset_refuses_images_without_a_source(two_labs, tmp_path, capsys)
     code = main(["models", "eval-devset", "grey", str(data), "--models-dir", str(models), "--out", str(tmp_path / "r")])
     assert code != 0
     assert "no source for 1 image" in capsys.readouterr().err
+
+
+def test_eval_devset_reports_the_frames_with_a_field_width_apart(two_labs, tmp_path, capsys):
+    models, data = two_labs
+    widths = tmp_path / "widths.csv"
+    widths.write_text("file,field_width_um\nBiological/a1.png,12.5\nParticles/b2.png,300\n", encoding="utf-8")
+    out = tmp_path / "report"
+    assert main(["models", "eval-devset", "grey", str(data), "--models-dir", str(models), "--out", str(out),
+                 "--widths", str(widths)]) == 0
+    report = json.loads((out / "eval.json").read_text())
+    assert report["with_field_width"]["n"] == 2 and report["with_field_width"]["fed_to_model"] is False
+    assert report["with_field_width"]["accuracy"] == pytest.approx(0.5)  # a1 right, b2 is the lab-B mislabel
+    assert "frames with a field width: 2" in capsys.readouterr().out
+
+
+def test_eval_devset_refuses_a_width_that_is_not_a_number(two_labs, tmp_path, capsys):
+    models, data = two_labs
+    widths = tmp_path / "widths.csv"
+    widths.write_text("file,field_width_um\nBiological/a1.png,wide\n", encoding="utf-8")
+    code = main(["models", "eval-devset", "grey", str(data), "--models-dir", str(models), "--widths", str(widths),
+                 "--out", str(tmp_path / "r")])
+    assert code != 0
+    assert "line 2: field_width_um 'wide' is not a number" in capsys.readouterr().err
