@@ -160,5 +160,6 @@ def write_card(model_path: Path, fields: dict) -> Path:
         "opset": OPSET,
     })
     card_path = model_path.with_name(f"{card.name}.card.json")
-    atomic_write_text(card_path, json.dumps(card.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n")
+    fields_out = card.model_dump(mode="json", exclude={"scale_input"} if card.scale_input is None else None)
+    atomic_write_text(card_path, json.dumps(fields_out, indent=2, ensure_ascii=False) + "\n")
     return card_path

@@ -57,6 +57,23 @@ def test_shipped_classifier_runs_on_real_instrument_frames(real_sem):
     assert cams.shape == (2, 10, 7, 7)
 
 
+def test_shipped_classifier_reads_a_field_width_and_falls_back_without_one(real_sem):
+    """The shipped card declares the optional scale input; unfed equals 'unknown' (NaN), a known width
+    (the Quanta frame's own 452.5 µm, or a very different one) moves the scores."""
+    card, path = verify_model(MODELS / "nffa-classifier.card.json")
+    assert card.scale_input is not None and card.scale_input.name == "field_width_um"
+    session = _session(path)
+    grey = load_grey(real_sem / "nexuslims/quanta_image.tif")
+    bar = detect_databar(grey)
+    batch = np.stack([prepare(grey[: grey.shape[0] - bar], card.input)] * 3)
+    unfed = session.run(["probs"], {"image": batch})[0]
+    widths = np.array([[np.nan], [452.5], [0.5]], np.float32)
+    fed = session.run(["probs"], {"image": batch, "field_width_um": widths})[0]
+    np.testing.assert_allclose(fed[0], unfed[0], atol=1e-6)
+    assert np.abs(fed[1] - fed[2]).max() > 1e-3
+    assert np.allclose(fed.sum(axis=1), 1.0, atol=1e-5)
+
+
 def test_shipped_autoencoder_reconstructs_a_real_frame(real_sem):
     card, path = verify_model(MODELS / "sem-autoencoder.card.json")
     grey = load_grey(real_sem / "rosettasciio" / "test_tiff_Zeiss_SEM_1k.tif")
