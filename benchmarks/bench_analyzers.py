@@ -44,6 +44,12 @@ from nanoaid_plugins.analyzer_alignment import MANIFEST as ALIGNMENT  # noqa: E4
 from nanoaid_plugins.analyzer_classify import MANIFEST as CLASSIFY  # noqa: E402
 from nanoaid_plugins.analyzer_previews import MANIFEST as PREVIEWS  # noqa: E402
 
+try:  # the daemon's pipeline fixes the allocator's thresholds at start; so does this benchmark
+    from nanoaid_daemon.heap import steady_heap  # noqa: E402
+except ImportError:  # an older tree (compare.py --base): it allocated with glibc's defaults
+    def steady_heap() -> bool:
+        return False
+
 PAPER_CORE_S = 150 * 3600 / 150_000  # Modarres et al. 2017: 150,000 images, 150 core-hours
 REAL_SEM = Path(os.environ.get("NANOAID_REAL_SEM", ROOT.parent / "shared" / "data" / "real-sem"))  # as the tests
 REAL_FRAME = REAL_SEM / "rosettasciio" / "test_tiff_Zeiss_SEM_1k.tif"
@@ -172,15 +178,18 @@ def main() -> int:
     if args.quick:
         args.repeat, args.frames = 5, 20
     logging.basicConfig(level=logging.WARNING)
+    result_heap = steady_heap()
     default_threads = Settings().pipeline.workers()
-    result: dict[str, Any] = {"cores": os.cpu_count(), "default_threads": default_threads, "runs": []}
+    result: dict[str, Any] = {"cores": os.cpu_count(), "default_threads": default_threads, "runs": [],
+                              "steady_heap": result_heap}
     with tempfile.TemporaryDirectory(prefix="nanoaid-bench-") as scratch_dir:
         scratch = Path(scratch_dir)
         models_dir, models_note = pick_models(args.models, scratch)
         pixels, frame_note = load_frame()
         result.update(models=models_note, frame=frame_note)
         print(f"models: {models_note}")
-        print(f"frame: {pixels.shape[1]}x{pixels.shape[0]} {frame_note}; host: {os.cpu_count()} cores")
+        print(f"frame: {pixels.shape[1]}x{pixels.shape[0]} {frame_note}; host: {os.cpu_count()} cores; "
+              f"allocator thresholds {'fixed as the daemon fixes them' if result_heap else 'glibc defaults'}")
         settings = [(default_threads, "default CPU budget")]
         if default_threads != 2:
             settings.append((2, "cpu_budget = 2"))
