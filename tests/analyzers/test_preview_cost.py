@@ -76,3 +76,27 @@ def test_preview_bytes_are_equal_with_one_and_two_inference_threads(models_dir, 
     two = _preview_bytes(models, 2, pixels, tmp_path / "two")
     assert sorted(one) == ["ai_lens", "cam", "thumbnail"]
     assert one == two
+
+
+def test_a_frames_previews_are_each_synced_then_their_folder_once(runtime, tmp_path, monkeypatch):
+    """One folder fsync for the three files, after all three are on disk under their names: the
+    sidecar written afterwards never lists a preview a crash could lose."""
+    import os
+    import stat
+
+    from nanoaid_daemon import atomic
+
+    events: list[tuple[str, list[str]]] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        kind = "dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
+        events.append((kind, sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))))
+        real(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    ctx = frame_context(bright_object((768, 1024)), tmp_path)
+    make_plugin(CLASSIFY, runtime).analyze(ctx)
+    previews = make_plugin(PREVIEWS, runtime).analyze(ctx)
+    assert [kind for kind, _ in events] == ["file", "file", "file", "dir"]
+    assert events[-1][1] == sorted(p.path for p in previews)  # all renamed into place before the folder sync
