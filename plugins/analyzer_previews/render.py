@@ -53,15 +53,17 @@ def fit_size(height: int, width: int, max_side: int) -> tuple[int, int]:
 def shrink(pixels: np.ndarray, max_side: int) -> np.ndarray:
     """float32 grey values, longest side at most ``max_side``: the one resample of the full frame.
 
-    Pillow first box-averages by whole factors (``reducing_gap``), then filters the rest: about
-    four times cheaper than a bilinear filter over the full frame, and as smooth at preview size.
+    Pillow first box-averages by the whole factor (``reducing_gap=1``), then filters what is left
+    bilinearly. A 1024×768 frame is exactly halved, a 2×2 box: about three times cheaper than a
+    bilinear filter over the full frame (which ``reducing_gap=2`` would still run at a factor of 2),
+    and as smooth at preview size.
     """
     values = finite_float32(pixels)
     h, w = fit_size(values.shape[0], values.shape[1], max_side)
     if (h, w) == values.shape:
         return values
     image = Image.fromarray(np.ascontiguousarray(values), mode="F")
-    return np.asarray(image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0), dtype=np.float32)
+    return np.asarray(image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=1.0), dtype=np.float32)
 
 
 def contrast(small: np.ndarray) -> tuple[float, float]:
