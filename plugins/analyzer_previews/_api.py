@@ -35,6 +35,7 @@ from .render import (
     encode_png,
     grey_thumbnail,
     lens_input,
+    lens_size,
     montage,
     overlay,
     shrink,
@@ -129,13 +130,19 @@ class PreviewAnalyzer:
         """The frame beside the autoencoder's most active channels at each chosen depth.
 
         The model's input is made from the shrunk copy and its contrast when that copy is at least
-        the input's size (the usual case), so the full frame is not resampled a second time."""
+        the input's size (the usual case), so the full frame is not resampled a second time. When
+        the encoder takes any size, the input is as large as the montage can show
+        (``render.lens_size``), not the card's."""
         spec = model.card.input
-        tensor = lens_input(small, bounds, spec) if small.shape[0] >= spec.height and small.shape[1] >= spec.width \
+        names = self._depths(model)
+        size = (spec.height, spec.width)
+        if self._encoder.takes_any_size(model, names):
+            size = lens_size((grey.shape[0], grey.shape[1]), len(names), self.options.lens_channels,
+                             self.options.max_side_px, 2 ** len(names), max(spec.height, spec.width))
+        tensor = lens_input(small, bounds, spec, size) if small.shape[0] >= size[0] and small.shape[1] >= size[1] \
             else None
         if tensor is None:
             tensor, _ = model.prepare(ctx.page.pixels)
-        names = self._depths(model)
         out = self._encoder.infer(model, tensor, names)
         ctx.record_model(name=model.card.name, version=model.card.version, sha256=model.card.sha256)
         rows = []
