@@ -88,12 +88,21 @@ def analyzers(runtime: Runtime) -> list[tuple[str, Any]]:
             for m in (CLASSIFY, ALIGNMENT, PREVIEWS)]
 
 
-def per_frame(runtime: Runtime, pixels: np.ndarray, folder: Path, repeat: int) -> dict[str, tuple[float, float]]:
-    """Median (wall ms, CPU ms) per analyzer and in total."""
+def minor_faults() -> int:
+    """Pages this process has faulted in so far (fresh memory from the kernel, zeroed)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def per_frame(runtime: Runtime, pixels: np.ndarray, folder: Path, repeat: int,
+              faults: list[int] | None = None) -> dict[str, tuple[float, float]]:
+    """Median (wall ms, CPU ms) per analyzer and in total; page faults per frame into ``faults``."""
     chain = analyzers(runtime)
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in chain}
     samples["total"] = []
     for i in range(repeat + 3):
+        f0 = minor_faults()
         ctx = context(pixels, folder, f"frame{i % 4}.tif")
         wall_sum = cpu_sum = 0.0
         for name, analyzer in chain:
@@ -105,6 +114,8 @@ def per_frame(runtime: Runtime, pixels: np.ndarray, folder: Path, repeat: int) -
                 samples[name].append((wall, cpu))
         if i >= 3:
             samples["total"].append((wall_sum, cpu_sum))
+            if faults is not None:
+                faults.append(minor_faults() - f0)
     return {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in samples.items()}
 
 
@@ -197,10 +208,13 @@ def main() -> int:
             runtime = Runtime(models_dir, threads=threads, max_batch=16)
             print(f"\nproviders: {runtime.model('nffa-classifier').provider} (configured "
                   f"{', '.join(runtime.configured_providers)})")
-            medians = per_frame(runtime, pixels, scratch, args.repeat)
+            faults: list[int] = []
+            medians = per_frame(runtime, pixels, scratch, args.repeat, faults)
             report(threads, label, medians)
+            print(f"  page faults per frame (fresh zeroed pages, median): {statistics.median(faults):.0f}")
             run: dict[str, Any] = {"threads": threads, "label": label, "backlog": {},
-                                   "per_frame": {k: {"wall_ms": w, "cpu_ms": c} for k, (w, c) in medians.items()}}
+                                   "per_frame": {k: {"wall_ms": w, "cpu_ms": c} for k, (w, c) in medians.items()},
+                                   "page_faults_per_frame": statistics.median(faults)}
             for workers in sorted({threads, 2 * threads}):
                 fps, cpu_ms, rows = backlog(runtime, pixels, scratch, args.frames, workers)
                 run["backlog"][str(workers)] = {"frames_per_s": fps, "cpu_ms_per_frame": cpu_ms, "batch_rows": rows}
