@@ -16,14 +16,22 @@ def _worker_env() -> str | None:
     return os.environ.get("MALLOC_TRIM_THRESHOLD_")
 
 
-def test_local_dask_workers_start_without_malloc_trim_threshold():
+def _worker_housekeeping(dask_worker) -> tuple[float, float]:
+    """Seconds between the worker's system-monitor samples and between its event-loop ticks."""
+    callbacks = dask_worker.periodic_callbacks
+    return callbacks["monitor"].callback_time / 1000, callbacks["tick"].callback_time / 1000
+
+
+def test_local_dask_workers_start_without_malloc_trim_threshold_and_with_slower_housekeeping():
     engine = DaskEngine(workers=1)
     try:
         assert engine.client is not None
         seen = engine.client.run(_worker_env)
+        housekeeping = engine.client.run(_worker_housekeeping)
     finally:
         engine.close()
     assert list(seen.values()) == [None]
+    assert list(housekeeping.values()) == [(2.0, 1.0)]  # dashboard sampling every 2 s, ticks every 1 s
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator only")
