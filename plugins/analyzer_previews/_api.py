@@ -137,8 +137,9 @@ class PreviewAnalyzer:
         names = self._depths(model)
         size = (spec.height, spec.width)
         if self._encoder.takes_any_size(model, names):
+            deepest = max(model.encoder_outputs().index(name) + 1 for name in names)  # halvings at most
             size = lens_size((grey.shape[0], grey.shape[1]), len(names), self.options.lens_channels,
-                             self.options.max_side_px, 2 ** len(names), max(spec.height, spec.width))
+                             self.options.max_side_px, 2 ** deepest, max(spec.height, spec.width))
         tensor = lens_input(small, bounds, spec, size) if small.shape[0] >= size[0] and small.shape[1] >= size[1] \
             else None
         if tensor is None:
