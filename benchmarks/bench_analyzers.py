@@ -44,6 +44,12 @@ from nanoaid_plugins.analyzer_alignment import MANIFEST as ALIGNMENT  # noqa: E4
 from nanoaid_plugins.analyzer_classify import MANIFEST as CLASSIFY  # noqa: E402
 from nanoaid_plugins.analyzer_previews import MANIFEST as PREVIEWS  # noqa: E402
 
+try:  # the daemon's pipeline fixes the allocator's thresholds at start; so does this benchmark
+    from nanoaid_daemon.heap import steady_heap  # noqa: E402
+except ImportError:  # an older tree (compare.py --base): it allocated with glibc's defaults
+    def steady_heap() -> bool:
+        return False
+
 PAPER_CORE_S = 150 * 3600 / 150_000  # Modarres et al. 2017: 150,000 images, 150 core-hours
 REAL_SEM = Path(os.environ.get("NANOAID_REAL_SEM", ROOT.parent / "shared" / "data" / "real-sem"))  # as the tests
 REAL_FRAME = REAL_SEM / "rosettasciio" / "test_tiff_Zeiss_SEM_1k.tif"
@@ -82,12 +88,21 @@ def analyzers(runtime: Runtime) -> list[tuple[str, Any]]:
             for m in (CLASSIFY, ALIGNMENT, PREVIEWS)]
 
 
-def per_frame(runtime: Runtime, pixels: np.ndarray, folder: Path, repeat: int) -> dict[str, tuple[float, float]]:
-    """Median (wall ms, CPU ms) per analyzer and in total."""
+def minor_faults() -> int:
+    """Pages this process has faulted in so far (fresh memory from the kernel, zeroed)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def per_frame(runtime: Runtime, pixels: np.ndarray, folder: Path, repeat: int,
+              faults: list[int] | None = None) -> dict[str, tuple[float, float]]:
+    """Median (wall ms, CPU ms) per analyzer and in total; page faults per frame into ``faults``."""
     chain = analyzers(runtime)
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in chain}
     samples["total"] = []
     for i in range(repeat + 3):
+        f0 = minor_faults()
         ctx = context(pixels, folder, f"frame{i % 4}.tif")
         wall_sum = cpu_sum = 0.0
         for name, analyzer in chain:
@@ -99,6 +114,8 @@ def per_frame(runtime: Runtime, pixels: np.ndarray, folder: Path, repeat: int) -
                 samples[name].append((wall, cpu))
         if i >= 3:
             samples["total"].append((wall_sum, cpu_sum))
+            if faults is not None:
+                faults.append(minor_faults() - f0)
     return {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in samples.items()}
 
 
@@ -172,15 +189,18 @@ def main() -> int:
     if args.quick:
         args.repeat, args.frames = 5, 20
     logging.basicConfig(level=logging.WARNING)
+    result_heap = steady_heap()
     default_threads = Settings().pipeline.workers()
-    result: dict[str, Any] = {"cores": os.cpu_count(), "default_threads": default_threads, "runs": []}
+    result: dict[str, Any] = {"cores": os.cpu_count(), "default_threads": default_threads, "runs": [],
+                              "steady_heap": result_heap}
     with tempfile.TemporaryDirectory(prefix="nanoaid-bench-") as scratch_dir:
         scratch = Path(scratch_dir)
         models_dir, models_note = pick_models(args.models, scratch)
         pixels, frame_note = load_frame()
         result.update(models=models_note, frame=frame_note)
         print(f"models: {models_note}")
-        print(f"frame: {pixels.shape[1]}x{pixels.shape[0]} {frame_note}; host: {os.cpu_count()} cores")
+        print(f"frame: {pixels.shape[1]}x{pixels.shape[0]} {frame_note}; host: {os.cpu_count()} cores; "
+              f"allocator thresholds {'fixed as the daemon fixes them' if result_heap else 'glibc defaults'}")
         settings = [(default_threads, "default CPU budget")]
         if default_threads != 2:
             settings.append((2, "cpu_budget = 2"))
@@ -188,10 +208,13 @@ def main() -> int:
             runtime = Runtime(models_dir, threads=threads, max_batch=16)
             print(f"\nproviders: {runtime.model('nffa-classifier').provider} (configured "
                   f"{', '.join(runtime.configured_providers)})")
-            medians = per_frame(runtime, pixels, scratch, args.repeat)
+            faults: list[int] = []
+            medians = per_frame(runtime, pixels, scratch, args.repeat, faults)
             report(threads, label, medians)
+            print(f"  page faults per frame (fresh zeroed pages, median): {statistics.median(faults):.0f}")
             run: dict[str, Any] = {"threads": threads, "label": label, "backlog": {},
-                                   "per_frame": {k: {"wall_ms": w, "cpu_ms": c} for k, (w, c) in medians.items()}}
+                                   "per_frame": {k: {"wall_ms": w, "cpu_ms": c} for k, (w, c) in medians.items()},
+                                   "page_faults_per_frame": statistics.median(faults)}
             for workers in sorted({threads, 2 * threads}):
                 fps, cpu_ms, rows = backlog(runtime, pixels, scratch, args.frames, workers)
                 run["backlog"][str(workers)] = {"frames_per_s": fps, "cpu_ms_per_frame": cpu_ms, "batch_rows": rows}

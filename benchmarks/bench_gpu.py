@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_analyzers import analyzers, context, load_frame, pick_models  # noqa: E402
+from bench_analyzers import analyzers, context, load_frame, pick_models, steady_heap  # noqa: E402
 
 from nanoaid_daemon.config import Settings  # noqa: E402
 from nanoaid_daemon.inference import GPU_PROVIDERS, Runtime  # noqa: E402
@@ -152,6 +152,7 @@ def main() -> int:
     if args.quick:
         args.frames, args.repeat = 16, 5
     logging.basicConfig(level=logging.WARNING)
+    steady_heap()  # as the daemon's pipeline does at start
     batches = sorted({int(b) for b in args.batches.split(",")})
     workers = args.workers or min(16, os.cpu_count() or 1)
     usable, why = gpu_status()

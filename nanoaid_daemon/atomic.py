@@ -9,8 +9,8 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["TEMP_SUFFIX", "temp_path_for", "atomic_write_bytes", "atomic_write_text", "is_temp_name",
-           "sweep_temp_files"]
+__all__ = ["TEMP_SUFFIX", "temp_path_for", "atomic_write_bytes", "atomic_write_files", "atomic_write_text",
+           "is_temp_name", "sweep_temp_files"]
 
 TEMP_SUFFIX = ".nanoaid-tmp"
 
@@ -42,9 +42,8 @@ def temp_path_for(dest: Path) -> Path:
     return dest.parent / os.fsdecode(b"." + head + tail)
 
 
-def atomic_write_bytes(dest: Path, data: bytes, *, mode: int = 0o644) -> None:
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+def _write_and_rename(dest: Path, data: bytes, mode: int) -> None:
+    """``data`` in a temp file beside ``dest``, on disk (fsync), then renamed onto ``dest``."""
     tmp = temp_path_for(dest)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
@@ -56,7 +55,28 @@ def atomic_write_bytes(dest: Path, data: bytes, *, mode: int = 0o644) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(dest: Path, data: bytes, *, mode: int = 0o644) -> None:
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _write_and_rename(dest, data, mode)
     _fsync_dir(dest.parent)
+
+
+def atomic_write_files(folder: Path, files: dict[str, bytes], *, mode: int = 0o644) -> None:
+    """Several files in one folder, each written as :func:`atomic_write_bytes` writes one, with one
+    fsync of the folder for all the renames instead of one each (a frame's previews: three).
+
+    When it returns, every file is complete and durable under its name; if it raises, the files
+    renamed before the failure are complete (not yet durable) and no temp file is left.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        _write_and_rename(folder / name, data, mode)
+    if files:
+        _fsync_dir(folder)
 
 
 def atomic_write_text(dest: Path, text: str, *, mode: int = 0o644) -> None:

@@ -20,6 +20,7 @@ from .config import Settings, config_hash
 from .errors import ModelUnavailable
 from .events import Summary
 from .frame import ReadResult
+from .heap import steady_heap
 from .host import LoadedPlugin, PluginHost
 from .plugins import AnalysisContext
 from .records import frame_info, instrument_zone, localize, page_sections
@@ -89,6 +90,7 @@ class Pipeline:
         self.root = Path(root).absolute() if root else None
         self._zone = instrument_zone(settings.timezone)
         self._config_hash = config_hash(settings)
+        steady_heap()  # frame-sized arrays reused from the heap, not faulted in afresh (heap.py)
 
     # -- where outputs go ----------------------------------------------------------------------
     def output_dir_for(self, frame: Path) -> Path:

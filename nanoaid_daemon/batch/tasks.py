@@ -30,7 +30,6 @@ __all__ = ["Item", "ItemResult", "ChunkResult", "WorkerSpec", "hash_chunk", "pro
 #: Libraries that size their own thread pools from these; one worker process per core wants 1.
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _ORPHAN_POLL_S = 0.5
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,6 @@ def _pipeline(spec: WorkerSpec):
         from ..inference import load_runtime
         from ..pipeline import Pipeline
 
-        _restore_adaptive_malloc()
         settings = Settings.model_validate(spec.settings)
         # A batch over an archive reports model errors per frame (the benchmarks run it model-less).
         runtime = load_runtime(_with_threads(settings, spec.threads), require_models=False)
@@ -109,28 +107,6 @@ def _pipeline(spec: WorkerSpec):
                               "install nanoaid-daemon (and its plugins) on every worker")
         _loaded.update(key=spec.key, pipeline=Pipeline(settings, host, root=Path(spec.root)), runtime=runtime)
         return _loaded["pipeline"]
-
-
-def _restore_adaptive_malloc() -> None:
-    """Undo Dask's ``MALLOC_TRIM_THRESHOLD_`` in a worker started with it (a remote ``dask worker``).
-
-    With that variable set, glibc stops adapting its mmap threshold and every array above 128 KiB
-    is mapped, page-faulted and zeroed afresh, and the heap is trimmed back after every free:
-    tens of ms of CPU per frame. Thresholds as glibc's adaptive rule would reach for frame-sized
-    arrays (mmap above 32 MiB, trim above twice that) let them be reused from the heap again. The
-    local cluster starts its workers without the variable (``engines.LOCAL_DASK_CONFIG``);
-    elsewhere (not glibc) this does nothing.
-    """
-    if "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(_M_TRIM_THRESHOLD, 64 << 20)
-        libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
-    except (OSError, AttributeError):  # musl or another libc: nothing to undo
-        pass
 
 
 def _with_threads(settings: Settings, threads: int | None) -> Settings:

@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nanoaid_daemon.atomic import atomic_write_bytes
+from nanoaid_daemon.atomic import atomic_write_files
 from nanoaid_daemon.errors import ConfigError, ModelUnavailable
 from nanoaid_daemon.inference import CLASSIFIER_KEY, Model, Runtime
 from nanoaid_daemon.plugins import AnalysisContext, PluginContext
@@ -35,6 +35,7 @@ from .render import (
     encode_png,
     grey_thumbnail,
     lens_input,
+    lens_size,
     montage,
     overlay,
     shrink,
@@ -101,18 +102,18 @@ class PreviewAnalyzer:
         bounds = contrast(small)
         grey = grey_thumbnail(small, bounds)
         lens = self._lens(ctx, model, small, bounds, grey) if model is not None else None
-        written: list[Preview] = []
+        encoded: list[tuple[str, str, bytes, tuple[int, ...]]] = []
         if "thumbnail" in kinds:
-            written.append(self._photo(ctx, "thumbnail", grey))
+            encoded.append(self._photo("thumbnail", grey))
         classified = ctx.shared.get(CLASSIFIER_KEY)
         if "cam" in kinds and classified is not None:
             index = classified.classes.index(classified.label)
             heat = cam_to_frame(classified.cams[index], classified.geometry, grey.shape)
-            written.append(self._photo(ctx, "cam", overlay(grey, heat, self.options.cam_alpha)))
+            encoded.append(self._photo("cam", overlay(grey, heat, self.options.cam_alpha)))
         if lens is not None:
-            data = encode_png(lens, self.options.png_compress_level, palette=LENS_PALETTE)
-            written.append(self._write(ctx.output_dir, ctx.preview_stem, "ai_lens", "png", data, lens.shape))
-        return written
+            encoded.append(("ai_lens", "png", encode_png(lens, self.options.png_compress_level, palette=LENS_PALETTE),
+                            lens.shape))
+        return self._write(ctx.output_dir, ctx.preview_stem, encoded)
 
     def _depths(self, model: Model) -> list[str]:
         names = model.encoder_outputs()
@@ -129,13 +130,20 @@ class PreviewAnalyzer:
         """The frame beside the autoencoder's most active channels at each chosen depth.
 
         The model's input is made from the shrunk copy and its contrast when that copy is at least
-        the input's size (the usual case), so the full frame is not resampled a second time."""
+        the input's size (the usual case), so the full frame is not resampled a second time. When
+        the encoder takes any size, the input is as large as the montage can show
+        (``render.lens_size``), not the card's."""
         spec = model.card.input
-        tensor = lens_input(small, bounds, spec) if small.shape[0] >= spec.height and small.shape[1] >= spec.width \
+        names = self._depths(model)
+        size = (spec.height, spec.width)
+        if self._encoder.takes_any_size(model, names):
+            deepest = max(model.encoder_outputs().index(name) + 1 for name in names)  # halvings at most
+            size = lens_size((grey.shape[0], grey.shape[1]), len(names), self.options.lens_channels,
+                             self.options.max_side_px, 2 ** deepest, max(spec.height, spec.width))
+        tensor = lens_input(small, bounds, spec, size) if small.shape[0] >= size[0] and small.shape[1] >= size[1] \
             else None
         if tensor is None:
             tensor, _ = model.prepare(ctx.page.pixels)
-        names = self._depths(model)
         out = self._encoder.infer(model, tensor, names)
         ctx.record_model(name=model.card.name, version=model.card.version, sha256=model.card.sha256)
         rows = []
@@ -151,19 +159,20 @@ class PreviewAnalyzer:
             raise ValueError(f"model {model.name} has no spatial encoder activations to show")
         return montage(grey, rows, self.options.max_side_px)
 
-    def _photo(self, ctx: AnalysisContext, kind: str, image: np.ndarray) -> Preview:
+    def _photo(self, kind: str, image: np.ndarray) -> tuple[str, str, bytes, tuple[int, ...]]:
         if self.options.photo_format == "jpeg":
-            data, suffix = encode_jpeg(image, self.options.jpeg_quality), "jpg"
-        else:
-            data, suffix = encode_png(image, self.options.png_compress_level), "png"
-        return self._write(ctx.output_dir, ctx.preview_stem, kind, suffix, data, image.shape)
+            return kind, "jpg", encode_jpeg(image, self.options.jpeg_quality), image.shape
+        return kind, "png", encode_png(image, self.options.png_compress_level), image.shape
 
     @staticmethod
-    def _write(folder: Path, stem: str, kind: str, suffix: str, data: bytes, shape: tuple[int, ...]) -> Preview:
-        name = preview_name(stem, kind, suffix)
-        atomic_write_bytes(Path(folder) / name, data)
-        return Preview(kind=kind, path=name, sha256=hashlib.sha256(data).hexdigest(), media_type=MEDIA[suffix],
-                       width_px=shape[1], height_px=shape[0])
+    def _write(folder: Path, stem: str, encoded: list[tuple[str, str, bytes, tuple[int, ...]]]) -> list[Preview]:
+        """All of a frame's previews written and renamed, then one fsync of the folder: each file is
+        complete and durable under its name before the sidecar that lists it is written."""
+        names = [preview_name(stem, kind, suffix) for kind, suffix, _, _ in encoded]
+        atomic_write_files(Path(folder), {name: data for name, (_, _, data, _) in zip(names, encoded, strict=True)})
+        return [Preview(kind=kind, path=name, sha256=hashlib.sha256(data).hexdigest(), media_type=MEDIA[suffix],
+                        width_px=shape[1], height_px=shape[0])
+                for name, (kind, suffix, data, shape) in zip(names, encoded, strict=True)]
 
 
 def _reproducible(activity: np.ndarray) -> np.ndarray:

@@ -7,6 +7,11 @@ nodes those outputs depend on. The cut is done on the ONNX protobuf's wire forma
 outputs and initializers are plain length-delimited fields), so it needs no ``onnx`` package at
 run time; the kept nodes are the same nodes with the same weights, so the activations are
 bit-for-bit those of the whole model.
+
+The cut graph is also freed of the card's fixed input size (:func:`any_size`): the encoder is
+convolutions and pooling only, so it runs on a smaller input of the frame's own aspect ratio
+when the montage's tiles need no more (see ``render.lens_size``). That edit uses the ``onnx``
+package (a dependency already, for adapted classifiers); without it the card's size is used.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from nanoaid_daemon.batcher import Batcher
 from nanoaid_daemon.errors import ModelUnavailable
 from nanoaid_daemon.inference import Model, Runtime
 
-__all__ = ["encoder_only", "EncoderSessions"]
+__all__ = ["encoder_only", "any_size", "EncoderSessions"]
 
 _LEN = 2  # wire type of strings, bytes and sub-messages
 _MODEL_GRAPH, _GRAPH_NODE, _GRAPH_INITIALIZER, _GRAPH_OUTPUT = 7, 1, 5, 12
@@ -116,40 +121,65 @@ def encoder_only(model_bytes: bytes, outputs: Sequence[str]) -> bytes:
     return bytes(out)
 
 
+def any_size(model_bytes: bytes) -> bytes | None:
+    """The model with the height and width of its [N, C, H, W] input and outputs left free, and its
+    recorded intermediate shapes dropped (they would hold the card's size); None when it cannot
+    (no ``onnx`` package, or an input or output that is not 4-D)."""
+    try:
+        import onnx
+    except ImportError:
+        return None
+    model = onnx.load_from_string(model_bytes)
+    graph = model.graph
+    for value in [*graph.input, *graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) != 4:
+            return None
+        for index, name in ((2, "height"), (3, "width")):
+            dims[index].Clear()
+            dims[index].dim_param = name
+    del graph.value_info[:]
+    return bytes(model.SerializeToString())
+
+
 class EncoderSessions:
     """One cut-down session per loaded autoencoder, made on first use and dropped when it reloads.
 
     The session takes the runtime's providers and thread count, and a batcher of its own, so
-    concurrent frames share runs exactly as they do on the whole model.
+    concurrent frames share runs exactly as they do on the whole model (frames of other sizes
+    wait for runs of their own: the batcher stacks equal shapes only).
     """
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self._lock = threading.Lock()
-        self._made: tuple[Model, tuple[str, ...], Batcher] | None = None
+        self._made: tuple[Model, tuple[str, ...], Batcher | None, bool] | None = None
+
+    def takes_any_size(self, model: Model, outputs: Sequence[str]) -> bool:
+        """Whether :meth:`infer` accepts inputs of any height and width for these outputs."""
+        return self._session_for(model, tuple(outputs))[1]
 
     def infer(self, model: Model, tensor: np.ndarray, outputs: Sequence[str]) -> dict[str, np.ndarray]:
         """``outputs`` of ``model`` for one input [C, H, W], from the encoder-only graph when it can be cut."""
         wanted = tuple(outputs)
-        batcher = self._batcher(model, wanted)
+        batcher = self._session_for(model, wanted)[0]
         if batcher is None:
             return model.infer(tensor[None], wanted)
         return batcher.submit(np.ascontiguousarray(tensor[None], dtype=np.float32), wanted)
 
-    def _batcher(self, model: Model, wanted: tuple[str, ...]) -> Batcher | None:
+    def _session_for(self, model: Model, wanted: tuple[str, ...]) -> tuple[Batcher | None, bool]:
         made = self._made
         if made is not None and made[0] is model and made[1] == wanted:
-            return made[2]
+            return made[2], made[3]
         with self._lock:
             made = self._made
-            if made is not None and made[0] is model and made[1] == wanted:
-                return made[2]
-            batcher = self._make(model, wanted)
-            if batcher is not None:
-                self._made = (model, wanted, batcher)
-            return batcher
+            if made is None or made[0] is not model or made[1] != wanted:
+                made = (model, wanted, *self._make(model, wanted))
+                self._made = made
+            return made[2], made[3]
 
-    def _make(self, model: Model, wanted: tuple[str, ...]) -> Batcher | None:
+    def _make(self, model: Model, wanted: tuple[str, ...]) -> tuple[Batcher | None, bool]:
+        """(batcher of the cut graph, whether it takes any input size); (None, False): whole model."""
         data = model.path.read_bytes()
         if hashlib.sha256(data).hexdigest() != model.card.sha256:
             raise ModelUnavailable(f"model file {model.path} changed on disk since it was loaded; "
@@ -157,8 +187,9 @@ class EncoderSessions:
         try:
             cut = encoder_only(data, wanted)
         except (ValueError, IndexError, UnicodeDecodeError):  # not a graph this cut understands
-            return None
-        session = _session(cut, self.runtime)
+            return None, False
+        free = any_size(cut)
+        session = _session(free if free is not None else cut, self.runtime)
         names = [o.name for o in session.get_outputs()]
         input_name = model.input_name
 
@@ -166,8 +197,8 @@ class EncoderSessions:
             return dict(zip(outs, session.run(outs, {input_name: stacked}), strict=True))
 
         if sorted(names) != sorted(wanted):
-            return None
-        return Batcher(run, model.max_batch)
+            return None, False
+        return Batcher(run, model.max_batch), free is not None
 
 
 def _session(model_bytes: bytes, runtime: Runtime) -> Any:

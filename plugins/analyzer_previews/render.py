@@ -21,7 +21,8 @@ from nanoaid_daemon.modelcard import InputSpec
 from nanoaid_daemon.preprocess import PERCENTILES, Geometry, finite_float32, resize_float
 
 __all__ = ["COLORMAP", "LENS_PALETTE", "colorize", "fit_size", "shrink", "contrast", "thumbnail", "grey_thumbnail",
-           "lens_input", "cam_to_frame", "overlay", "montage", "lens_rgb", "encode_png", "encode_jpeg"]
+           "lens_input", "lens_size", "tile_shape", "cam_to_frame", "overlay", "montage", "lens_rgb", "encode_png",
+           "encode_jpeg"]
 
 # Dark indigo → blue → teal → green → yellow: lightness rises steadily, so brighter means more.
 _ANCHORS = np.array([
@@ -53,15 +54,17 @@ def fit_size(height: int, width: int, max_side: int) -> tuple[int, int]:
 def shrink(pixels: np.ndarray, max_side: int) -> np.ndarray:
     """float32 grey values, longest side at most ``max_side``: the one resample of the full frame.
 
-    Pillow first box-averages by whole factors (``reducing_gap``), then filters the rest: about
-    four times cheaper than a bilinear filter over the full frame, and as smooth at preview size.
+    Pillow first box-averages by the whole factor (``reducing_gap=1``), then filters what is left
+    bilinearly. A 1024×768 frame is exactly halved, a 2×2 box: about three times cheaper than a
+    bilinear filter over the full frame (which ``reducing_gap=2`` would still run at a factor of 2),
+    and as smooth at preview size.
     """
     values = finite_float32(pixels)
     h, w = fit_size(values.shape[0], values.shape[1], max_side)
     if (h, w) == values.shape:
         return values
     image = Image.fromarray(np.ascontiguousarray(values), mode="F")
-    return np.asarray(image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0), dtype=np.float32)
+    return np.asarray(image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=1.0), dtype=np.float32)
 
 
 def contrast(small: np.ndarray) -> tuple[float, float]:
@@ -88,14 +91,17 @@ def grey_thumbnail(small: np.ndarray, bounds: tuple[float, float] | None = None)
     return np.rint(unit * np.float32(255)).astype(np.uint8)
 
 
-def lens_input(small: np.ndarray, bounds: tuple[float, float], spec: InputSpec) -> np.ndarray | None:
+def lens_input(small: np.ndarray, bounds: tuple[float, float], spec: InputSpec,
+               size: tuple[int, int] | None = None) -> np.ndarray | None:
     """The autoencoder's input [C, H, W] from the shrunk frame and its contrast, for a card that
     stretches the frame and maps grey values by percentiles; None for any other card (then the
-    model's own preprocessing runs)."""
+    model's own preprocessing runs). ``size`` (height, width) replaces the card's own, for an
+    encoder that takes any size (:func:`lens_size`)."""
     if spec.resize != "stretch" or spec.intensity != "percentile":
         return None
+    height, width = size or (spec.height, spec.width)
     image = Image.fromarray(np.ascontiguousarray(small, dtype=np.float32), mode="F")
-    resized = np.asarray(image.resize((spec.width, spec.height), Image.Resampling.BILINEAR, reducing_gap=2.0))
+    resized = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0))
     unit = unit_from(resized, bounds)
     mean = np.asarray(spec.mean, dtype=np.float32).reshape(-1, 1, 1)
     std = np.asarray(spec.std, dtype=np.float32).reshape(-1, 1, 1)
@@ -174,14 +180,38 @@ def _tile_size(rows: int, cols: int, aspect: float, max_side: int) -> int:
     return max(2, int(min(by_height, by_width)))
 
 
+def tile_shape(frame_hw: tuple[int, int], rows: int, cols: int, max_side: int) -> tuple[int, int]:
+    """(height, width) of one activation tile in a montage of ``rows`` × ``cols`` tiles."""
+    aspect = frame_hw[1] / frame_hw[0]
+    th = _tile_size(rows, cols, aspect, max_side)
+    return th, max(1, int(th * aspect))
+
+
+def lens_size(frame_hw: tuple[int, int], rows: int, cols: int, max_side: int, multiple: int,
+              longest: int) -> tuple[int, int]:
+    """Autoencoder input (height, width) that the montage can show: the frame's aspect ratio, twice a
+    tile's size (so depth 1's maps are shrunk 2× into a tile and depth 2's, half the input, fill
+    it one cell a pixel; deeper maps show their cells), rounded to a multiple of ``multiple`` (every pooling
+    halves it exactly), its longest side at most about ``longest`` (the card's own input, say).
+
+    A 1024×768 frame in a 512-pixel montage of 4 × 4 tiles of 46×61: 96×128 instead of the card's
+    256×256, a fifth of the encoder's work, and the maps are no longer stretched to a square."""
+    th, tw = tile_shape(frame_hw, rows, cols, max_side)
+    scale = min(1.0, longest / (2 * max(th, tw)))
+
+    def rounded(n: float) -> int:
+        return max(multiple, round(n / multiple) * multiple)
+
+    return rounded(2 * th * scale), rounded(2 * tw * scale)
+
+
 def montage(grey: np.ndarray, depths: Sequence[Sequence[np.ndarray]], max_side: int) -> np.ndarray:
     """Palette indices (see :data:`LENS_PALETTE`): the frame on the left, then one row per depth
     of colour-mapped channel activations, every panel and tile at the frame's aspect ratio (the
     model's square input is a stretched frame, so its maps are stretched back)."""
     rows, cols = len(depths), max(len(d) for d in depths)
     aspect = grey.shape[1] / grey.shape[0]
-    th = _tile_size(rows, cols, aspect, max_side)
-    tw = max(1, int(th * aspect))
+    th, tw = tile_shape((grey.shape[0], grey.shape[1]), rows, cols, max_side)
     panel_h = rows * th + (rows - 1) * GAP_PX
     panel_w = max(1, int(panel_h * aspect))
     width = panel_w + cols * (tw + GAP_PX)
