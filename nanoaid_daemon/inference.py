@@ -32,6 +32,8 @@ from .batcher import Batcher
 from .errors import ConfigError, ModelUnavailable
 from .modelcard import ModelCard, verify_model
 from .preprocess import Geometry, prepare
+from .scalefeed import scale_input_name as _scale_input
+from .scalefeed import widths_column as _widths
 from .states import ACCEPT_THRESHOLD, REVIEW_THRESHOLD
 
 if TYPE_CHECKING:
@@ -164,31 +166,6 @@ class Model:
             binding.bind_output(name, "cuda")
         self.session.run_with_iobinding(binding)
         return dict(zip(names, binding.copy_outputs_to_cpu(), strict=True))
-
-
-def _scale_input(card: ModelCard, session: Any) -> str | None:
-    """The scale input's name if the card declares one and the session takes it (as an input, or as
-    an initializer a caller may override), else None: such a model then runs scale-free."""
-    if card.scale_input is None:
-        return None
-    names = {i.name for i in session.get_inputs()}
-    try:
-        names |= {i.name for i in session.get_overridable_initializers()}
-    except AttributeError:  # pragma: no cover - every supported onnxruntime has it
-        pass
-    return card.scale_input.name if card.scale_input.name in names else None
-
-
-def _widths(values: Sequence[float | None] | np.ndarray | None, rows: int, model: str) -> np.ndarray:
-    """[rows, 1] float32 field widths, NaN where unknown (None, NaN, or not positive)."""
-    if values is None:
-        return np.full((rows, 1), np.nan, np.float32)
-    out = np.array([np.nan if v is None else float(v) for v in np.asarray(values, dtype=object).reshape(-1)],
-                   np.float32)
-    if len(out) != rows:
-        raise ValueError(f"model {model}: {len(out)} field widths for a batch of {rows} views")
-    out[~(out > 0)] = np.nan
-    return out.reshape(rows, 1)
 
 
 def _stat(path: Path) -> tuple[int, int] | None:
