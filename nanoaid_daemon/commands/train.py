@@ -8,16 +8,17 @@ from pathlib import Path
 
 from ..cli import EXIT_OK
 from ..config import default_models_dir
+from ..training import AUTOENCODER_VERSION, CLASSIFIER_VERSION
 
 
 def _say(text: str) -> None:
     print(f"train: {text}", file=sys.stderr, flush=True)
 
 
-def _common(p, name: str) -> None:
+def _common(p, name: str, version: str) -> None:
     p.add_argument("--out", type=Path, default=None, help="models folder to write (default: the shipped models/)")
     p.add_argument("--name", default=name, help=f"model name, also the file names (default {name})")
-    p.add_argument("--version", default="1.0.0", help="version written into the card")
+    p.add_argument("--version", default=version, help=f"version written into the card (default {version})")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch threads; keep fixed for byte-identical rebuilds")
 
@@ -27,7 +28,7 @@ def register(sub) -> None:
     tsub = p.add_subparsers(dest="train_command", metavar="WHAT", required=True)
     c = tsub.add_parser("classifier", help="10-class classifier + alignment head from labelled class folders")
     c.add_argument("data", type=Path, nargs="+", metavar="DATA", help="folder(s) of class folders (the NFFA layout)")
-    _common(c, "nffa-classifier")
+    _common(c, "nffa-classifier", CLASSIFIER_VERSION)
     c.add_argument("--align", type=Path, help="folder with aligned/ and not_aligned/ nanowire images "
                                                "(default: a synthetic alignment set)")
     c.add_argument("--align-count", type=int, default=420, help="size of the synthetic alignment set")
@@ -42,7 +43,7 @@ def register(sub) -> None:
     c.set_defaults(func=run_classifier)
     a = tsub.add_parser("autoencoder", help="convolutional autoencoder for AI-lens previews from any image folders")
     a.add_argument("data", type=Path, nargs="+", metavar="DATA")
-    _common(a, "sem-autoencoder")
+    _common(a, "sem-autoencoder", AUTOENCODER_VERSION)
     a.add_argument("--epochs", type=int, default=4)
     a.add_argument("--max-images", type=int, default=None, help="use at most this many training images")
     a.add_argument("--input-size", type=int, default=256)

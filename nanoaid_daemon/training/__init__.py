@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 
-__all__ = ["require_torch"]
+__all__ = ["CLASSIFIER_VERSION", "AUTOENCODER_VERSION", "require_torch"]
+
+#: Versions the shipped models' cards carry; bump with any change to what a rebuild writes.
+CLASSIFIER_VERSION = "1.1.0"  # 1.1: the optional field-width input
+AUTOENCODER_VERSION = "1.0.1"  # 1.0.1: retrained on the current synthetic generator
 
 
 def require_torch() -> None:

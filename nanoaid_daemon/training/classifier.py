@@ -28,6 +28,7 @@ from ..errors import ConfigError
 from ..evaluation.folders import scan_labelled
 from ..evaluation.metrics import classification_report
 from ..sidecar import CLASSES
+from . import CLASSIFIER_VERSION
 from .alignment import train_alignment
 from .backbone import EMBED_DIM, N_BLOCKS, load_backbone
 from .calibration import choose_head
@@ -58,7 +59,7 @@ class ClassifierOptions:
     out: Path
     align: Path | None = None
     name: str = "nffa-classifier"
-    version: str = "1.0.0"
+    version: str = CLASSIFIER_VERSION
     input_size: int = 224
     views: int = 2
     heavy_views: int = 2

@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ..evaluation.folders import IMAGE_SUFFIXES, split_of
 from ..evaluation.inputs import detect_databar, load_grey, unit_view
 from ..hashing import sha256_file
+from . import AUTOENCODER_VERSION
 from .autoencoder import ConvAutoencoder, patches_from_units, train_autoencoder_patches
 from .cards import autoencoder_card, autoencoder_input
 from .classifier import ClassifierOptions, set_determinism, train_classifier
@@ -30,7 +31,7 @@ class AutoencoderOptions:
     data: list[Path]
     out: Path
     name: str = "sem-autoencoder"
-    version: str = "1.0.0"
+    version: str = AUTOENCODER_VERSION
     input_size: int = 256
     patch: int = 64
     per_image: int = 3
