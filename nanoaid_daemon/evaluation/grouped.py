@@ -24,35 +24,33 @@ from .report import Session, predict
 __all__ = ["read_groups", "by_source", "evaluate_grouped"]
 
 
-def read_groups(path: Path, data: Path) -> dict[Path, str]:
-    """``file,source`` rows (file relative to ``data``) → {resolved path: source}."""
+def _rows(path: Path, columns: set[str], what: str) -> list[dict[str, str]]:
+    """A CSV's rows once it is there and has ``columns``; a clear ConfigError otherwise."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"groups file {path} does not exist; it maps each image (file,source) to its source")
+        raise ConfigError(f"{what} file {path} does not exist; it gives {','.join(sorted(columns))} per image")
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"file", "source"} <= set(reader.fieldnames):
-            raise ConfigError(f"{path}: needs the columns file,source")
-        return {(Path(data) / row["file"]).resolve(): row["source"] for row in reader}
+        if not reader.fieldnames or not columns <= set(reader.fieldnames):
+            raise ConfigError(f"{path}: needs the columns {','.join(sorted(columns))}")
+        return list(reader)
+
+
+def read_groups(path: Path, data: Path) -> dict[Path, str]:
+    """``file,source`` rows (file relative to ``data``) → {resolved path: source}."""
+    return {(Path(data) / row["file"]).resolve(): row["source"] for row in _rows(path, {"file", "source"}, "groups")}
 
 
 def read_widths(path: Path, data: Path) -> dict[Path, float]:
     """``file,field_width_um`` rows (file relative to ``data``) → {resolved path: width in µm}."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"widths file {path} does not exist; it gives file,field_width_um for frames with a scale")
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"file", "field_width_um"} <= set(reader.fieldnames):
-            raise ConfigError(f"{path}: needs the columns file,field_width_um")
-        out = {}
-        for n, row in enumerate(reader, start=2):
-            try:
-                out[(Path(data) / row["file"]).resolve()] = float(row["field_width_um"])
-            except ValueError:
-                raise ConfigError(f"{path} line {n}: field_width_um {row['field_width_um']!r} "
-                                  "is not a number") from None
-        return out
+    out = {}
+    for n, row in enumerate(_rows(path, {"file", "field_width_um"}, "widths"), start=2):
+        try:
+            out[(Path(data) / row["file"]).resolve()] = float(row["field_width_um"])
+        except ValueError:
+            raise ConfigError(f"{path} line {n}: field_width_um {row['field_width_um']!r} "
+                              "is not a number") from None
+    return out
 
 
 def by_source(probs: np.ndarray, labels: np.ndarray, sources: list[str], classes: list[str],

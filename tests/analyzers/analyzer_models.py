@@ -49,18 +49,25 @@ def classifier_weights(k: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
             "align_w": np.array([[2.0], [-2.0]] + [[0.0]] * (k - 2), np.float32), "align_b": np.zeros(1, np.float32)}
 
 
-def classifier_onnx(size: int = 64, k: int = 4, fixed_probs: Sequence[float] | None = None,
-                    batch: str | int = "N", seed: int = 0) -> bytes:
-    """image [N,3,S,S] → probs, align_prob, embedding, features [N,K,S/4,S/4], cams [N,10,S/4,S/4]."""
-    w = classifier_weights(k, seed)
-    inits = dict(w, cam_w=w["head"].reshape(len(CLASSES), k, 1, 1))
-    nodes = [
+def _trunk_nodes() -> list:
+    """image → features, embedding and the softmax head's logits: the part every test classifier shares."""
+    return [
         helper.make_node("AveragePool", ["image"], ["pooled"], kernel_shape=[4, 4], strides=[4, 4]),
         helper.make_node("Conv", ["pooled", "w1", "b1"], ["pre"]),
         helper.make_node("Relu", ["pre"], ["features"]),
         helper.make_node("GlobalAveragePool", ["features"], ["gap"]),
         helper.make_node("Flatten", ["gap"], ["embedding"]),
         helper.make_node("Gemm", ["embedding", "head", "head_b"], ["logits"], transB=1),
+    ]
+
+
+def classifier_onnx(size: int = 64, k: int = 4, fixed_probs: Sequence[float] | None = None,
+                    batch: str | int = "N", seed: int = 0) -> bytes:
+    """image [N,3,S,S] → probs, align_prob, embedding, features [N,K,S/4,S/4], cams [N,10,S/4,S/4]."""
+    w = classifier_weights(k, seed)
+    inits = dict(w, cam_w=w["head"].reshape(len(CLASSES), k, 1, 1))
+    nodes = [
+        *_trunk_nodes(),
         helper.make_node("Gemm", ["embedding", "align_w", "align_b"], ["align_logit"]),
         helper.make_node("Sigmoid", ["align_logit"], ["align_prob"]),
         helper.make_node("Conv", ["features", "cam_w"], ["cams"]),
@@ -96,12 +103,7 @@ def scaled_classifier_onnx(size: int = 64, k: int = 4, seed: int = 0) -> bytes:
                  one=np.ones((1, 1), np.float32))
     inits[SCALE_INPUT] = np.full((1, 1), np.nan, np.float32)  # the default: unknown
     nodes = [
-        helper.make_node("AveragePool", ["image"], ["pooled"], kernel_shape=[4, 4], strides=[4, 4]),
-        helper.make_node("Conv", ["pooled", "w1", "b1"], ["pre"]),
-        helper.make_node("Relu", ["pre"], ["features"]),
-        helper.make_node("GlobalAveragePool", ["features"], ["gap"]),
-        helper.make_node("Flatten", ["gap"], ["embedding"]),
-        helper.make_node("Gemm", ["embedding", "head", "head_b"], ["logits"], transB=1),
+        *_trunk_nodes(),
         helper.make_node("IsNaN", [SCALE_INPUT], ["unknown"]),
         helper.make_node("Where", ["unknown", "one", SCALE_INPUT], ["safe"]),
         helper.make_node("Log", ["safe"], ["log_width"]),
