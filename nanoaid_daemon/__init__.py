@@ -23,6 +23,8 @@ Analysis: one frame through readers and analyzers into a sidecar.
     ``pipeline``     reader → analyzers → sidecar, shared by the daemon, ``process`` and ``batch``
     ``host``         loads enabled plugins once and picks the reader for each file
     ``inference``    one onnxruntime session per model, shared by analyzers
+    ``scalefeed``    each view's field width for a classifier that takes one (NaN: unknown)
+    ``heap``         fixed allocator thresholds, so frame-sized arrays reuse the heap
     ``batcher``      micro-batching for worker threads that share one model
     ``adaptation/``  fitting the classifier to one microscope from its operator's labels
     ``preprocess``   pixels → model input, as the model card says
