@@ -59,13 +59,11 @@ def _write_and_rename(dest: Path, data: bytes, mode: int) -> None:
 
 def atomic_write_bytes(dest: Path, data: bytes, *, mode: int = 0o644) -> None:
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _write_and_rename(dest, data, mode)
-    _fsync_dir(dest.parent)
+    atomic_write_files(dest.parent, {dest.name: data}, mode=mode)
 
 
 def atomic_write_files(folder: Path, files: dict[str, bytes], *, mode: int = 0o644) -> None:
-    """Several files in one folder, each written as :func:`atomic_write_bytes` writes one, with one
+    """Files in one folder, each written to a temp file, fsynced and renamed onto its name, then one
     fsync of the folder for all the renames instead of one each (a frame's previews: three).
 
     When it returns, every file is complete and durable under its name; if it raises, the files

@@ -272,7 +272,7 @@ class Runtime:
     def _load(self, card_path: Path) -> Model:
         card, path = verify_model(card_path)
         _check_card(card, card_path)
-        session = self._session(path)
+        session = self._session(path, quiet=card.scale_input is not None)
         _check_session(card, path, session)
         model = Model(card, path, session, self.max_batch)
         self._warm_up(model)
@@ -283,15 +283,14 @@ class Runtime:
             log.info("model %s asks to keep the databar; readers remove it, so it sees the image proper", card.name)
         return model
 
-    def _session(self, path: Path) -> Any:
+    def _session(self, path: Path, *, quiet: bool = False) -> Any:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
-        # errors only: a classifier's optional scale input is an initializer a caller may override,
-        # which onnxruntime reports as a warning on every load
-        options.log_severity_level = 3
+        if quiet:  # a declared optional scale input is an initializer a caller may override, which
+            options.log_severity_level = 3  # onnxruntime warns of on every load: errors only for those
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
