@@ -70,7 +70,8 @@ def cached_features(name: str, sources: list[Source], counts, seed: int, cache: 
         return FeatureSet(z["x"], z["source"], z["kind"], z["width"])
     cache.mkdir(parents=True, exist_ok=True)
     feats = _extract(sources, counts, seed, cache)
-    np.savez(file, x=feats.x, source=feats.source, kind=feats.kind, width=feats.width)
+    width = feats.width if feats.width is not None else np.full(len(feats.source), np.nan)
+    np.savez(file, x=feats.x, source=feats.source, kind=feats.kind, width=width)
     return feats
 
 
