@@ -165,16 +165,19 @@ def evaluate(xd, wd, head, t: float, tta: bool, scale: bool) -> np.ndarray:
     return np.mean([softmax(head(design(xd[v], wd if scale else None)) / t) for v in views], axis=0)
 
 
-def run_variant(xs, ys, ws, xd, yd, wd, sources, *, l2, flips, tta, scale, dev_weight=0, aug=None) -> dict:
-    known = np.isfinite(wd)
+def run_variant(xs, ys, ws, xd, yd, wd, sources, **kw) -> dict:
+    return figures(predict_variant(xs, ys, ws, xd, yd, wd, sources, **kw), yd, sources, np.isfinite(wd))
+
+
+def predict_variant(xs, ys, ws, xd, yd, wd, sources, *, l2, flips, tta, scale, dev_weight=0, aug=None) -> np.ndarray:
+    """Calibrated probabilities of every dev frame under one variant (leave-source-out where dev frames train)."""
     xtr, ytr = train_rows(xs, ys, ws, flips, scale, aug)
     half = np.arange(len(ys)) % 2 == 0  # temperature: head on even synthetic frames, T on odd ones
     xa, ya = train_rows(xs[:, half], ys[half], ws[half], flips, scale, None if aug is None else aug[:, half])
     cal = fit_softmax(xa, ya, N_CLASSES, l2)
     t = fit_temperature(cal(design(xs[0][~half], ws[~half] if scale else None)), ys[~half])
     if not dev_weight:
-        head = fit_softmax(xtr, ytr, N_CLASSES, l2)
-        return figures(evaluate(xd, wd, head, t, tta, scale), yd, sources, known)
+        return evaluate(xd, wd, fit_softmax(xtr, ytr, N_CLASSES, l2), t, tta, scale)
     p = np.zeros((xd.shape[1], N_CLASSES))
     src = np.array(sources)
     for name in sorted(set(sources)):
@@ -183,7 +186,29 @@ def run_variant(xs, ys, ws, xd, yd, wd, sources, *, l2, flips, tta, scale, dev_w
         xo, yo = train_rows(xd[:, rep], yd[rep], wd[rep], flips, scale)
         head = fit_softmax(np.vstack([xtr, xo]), np.concatenate([ytr, yo]), N_CLASSES, l2)
         p[held] = evaluate(xd[:, held], wd[held], head, t, tta, scale)
-    return figures(p, yd, sources, known)
+    return p
+
+
+def dev_frames(devset: Path, manifest: Path, mirrors: Path, shared: Path):
+    """The development set's frames, their sources, field widths (NaN where the original has none) and labels."""
+    dev = scan_labelled(devset)
+    with open(devset / "groups.csv", newline="", encoding="utf-8") as fh:
+        source_of = {(devset / r["file"]).resolve(): r["source"] for r in csv.DictReader(fh)}
+    sources = [source_of[it.path.resolve()] for it in dev]
+    known = dev_field_widths(load_manifest(manifest), mirrors, shared)
+    wd = np.array([known.get(it.path.stem, np.nan) for it in dev], np.float64)
+    return dev, sources, wd, np.array([it.label for it in dev])
+
+
+def synthetic_frames(synth: Path):
+    """A ``nanoaid synth`` folder's frames, labels and field widths (from its ``truth.jsonl``)."""
+    syn = scan_labelled(synth)
+    truth = {}
+    for line in (synth / "truth.jsonl").read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        truth[(synth / rec["file"]).resolve()] = rec["meta"].get("horizontal_field_width_um")
+    ws = np.array([truth.get(it.path.resolve()) or np.nan for it in syn], np.float64)
+    return syn, np.array([it.label for it in syn]), ws
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,21 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
-    dev = scan_labelled(args.devset)
-    with open(args.devset / "groups.csv", newline="", encoding="utf-8") as fh:
-        source_of = {(args.devset / r["file"]).resolve(): r["source"] for r in csv.DictReader(fh)}
-    sources = [source_of[it.path.resolve()] for it in dev]
-    known = dev_field_widths(load_manifest(args.manifest), args.mirrors, args.shared)
-    wd = np.array([known.get(it.path.stem, np.nan) for it in dev], np.float64)
-    syn = scan_labelled(args.synth)
-    truth = {}
-    for line in (args.synth / "truth.jsonl").read_text(encoding="utf-8").splitlines():
-        rec = json.loads(line)
-        truth[(args.synth / rec["file"]).resolve()] = rec["meta"].get("horizontal_field_width_um")
-    ws = np.array([truth.get(it.path.resolve()) or np.nan for it in syn], np.float64)
-    yd, ys = np.array([it.label for it in dev]), np.array([it.label for it in syn])
+    dev, sources, wd, yd = dev_frames(args.devset, args.manifest, args.mirrors, args.shared)
+    syn, ys, ws = synthetic_frames(args.synth)
 
     results = {}
+    clean_probs = []  # each trunk's L2 0.01 head, for the ensemble row
     for variant in args.trunks.split(","):
         views = 8 if variant == "lite0" else 1
         xd = embeddings(variant, [it.path for it in dev], args.cache, views)
@@ -241,11 +256,18 @@ def main(argv: list[str] | None = None) -> int:
                 "L2 0.01 + scale + dev (leave-source-out)": dict(l2=1e-2, flips=False, tta=False, scale=True,
                                                                  dev_weight=args.dev_weight),
             })
+        clean_probs.append(predict_variant(xs[:1], ys, ws, xd[:1], yd, wd, sources, l2=1e-2, flips=False, tta=False,
+                                           scale=False))
         for name, kw in rows.items():
             results[f"{variant} {name}"] = r = run_variant(xs, ys, ws, xd, yd, wd, sources, **kw)
             print(f"{variant} {name:<44} {r['accuracy']:>6.1%} {r['mean_over_sources']:>6.1%} "
                   f"{r['known_scale']:>6.1%} {r['coverage']:>6.1%} {r['accepted_precision']:>6.1%} "
                   f"({r['accepted']})", flush=True)
+    if len(clean_probs) > 1:  # ensembling: the trunks' calibrated probabilities averaged
+        name = "ensemble " + "+".join(args.trunks.split(",")) + " L2 0.01"
+        results[name] = r = figures(np.mean(clean_probs, axis=0), yd, sources, np.isfinite(wd))
+        print(f"{name:<50} {r['accuracy']:>6.1%} {r['mean_over_sources']:>6.1%} {r['known_scale']:>6.1%} "
+              f"{r['coverage']:>6.1%} {r['accepted_precision']:>6.1%} ({r['accepted']})", flush=True)
     print(f"{len(yd)} dev frames, {len(set(sources))} sources, {int(np.isfinite(wd).sum())} with a field width; "
           f"{len(ys)} synthetic frames; columns: accuracy, mean over sources, known-scale subset, "
           f"accepted share, accepted precision")

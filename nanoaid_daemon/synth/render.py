@@ -44,6 +44,8 @@ OVERRIDES = {
     "tilt_deg": "stage tilt",
     "clutter": "False: no dust, scratches or contamination",
     "databar_style": "fei | zeiss | plain",
+    "edge": "multiplies the class's edge effect (edges and thin features glowing); 0 = none",
+    "charging": "multiplies the class's charging (insulators brightening, smeared along the line); 0 = none",
 }
 DETECTORS = ("ETD", "TLD", "InLens", "BSE", "LFD")
 EPOCH = datetime(2014, 1, 1, tzinfo=timezone(timedelta(hours=1)))
@@ -78,6 +80,10 @@ def _check(class_name: str, size, bits: int, overrides: dict) -> None:
         raise ConfigError(f"size must be (rows, cols) between 32 and 8192, not {size!r}")
     if overrides.get("detector") not in (None, *DETECTORS):
         raise ConfigError(f"detector must be one of {DETECTORS}")
+    for key in ("edge", "charging"):
+        value = overrides.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0):
+            raise ConfigError(f"{key} must be a number >= 0 (a multiplier of the class's own strength), not {value!r}")
     if overrides.get("databar_style") not in (None, *STYLES):
         raise ConfigError(f"databar_style must be one of {STYLES}")
 
@@ -104,6 +110,9 @@ def render(class_name: str, seed: int, *, size=(768, 1024), bits: int = 8, datab
     for key in ("detector", "tilt_deg"):
         if overrides.get(key) is not None:
             style_hints[key] = overrides[key]
+    for key, usual in (("edge", 1.0), ("charging", 0.0)):  # realism switches: scale the class's own strength
+        if overrides.get(key) is not None:
+            style_hints[key] = float(style_hints.get(key, usual)) * float(overrides[key])
     optics = draw_optics(rng, style_hints)
     signal = form_signal(rng, height, material, scene.charging, optics)
     scan = draw_scan(rng, {"quality": overrides.get("dose")})

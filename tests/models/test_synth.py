@@ -76,6 +76,27 @@ def test_random_nanowires_are_not_aligned_and_less_coherent():
     assert _orientation_and_coherency(scattered.pixels)[1] < _orientation_and_coherency(aligned.pixels)[1]
 
 
+def test_realism_switches_change_only_their_own_effect():
+    """``edge`` and ``charging`` scale the class's own strength; 1 is the default frame exactly."""
+    kw = dict(size=SMALL, databar=False, detector="ETD", clutter=False, arrangement="pads")
+    usual = render("MEMS_devices_and_electrodes", 9, **kw)
+    assert np.array_equal(usual.image, render("MEMS_devices_and_electrodes", 9, edge=1.0, charging=1.0, **kw).image)
+    flat = render("MEMS_devices_and_electrodes", 9, edge=0.0, **kw)
+    glow = render("MEMS_devices_and_electrodes", 9, edge=3.0, **kw)
+    assert flat.truth == usual.truth == glow.truth  # same specimen, other contrast
+    assert not np.array_equal(flat.image, usual.image) and not np.array_equal(glow.image, usual.image)
+
+    def edge_energy(frame) -> float:  # glowing edges: more high-frequency contrast
+        g = frame.pixels.astype(np.float64)
+        return float(np.abs(np.diff(g, axis=1)).mean())
+
+    assert edge_energy(flat) < edge_energy(glow)
+    with pytest.raises(ConfigError, match="edge must be a number >= 0"):
+        render("Tips", 1, edge=-1.0)
+    with pytest.raises(ConfigError, match="charging must be a number"):
+        render("Tips", 1, charging="lots")
+
+
 def test_bad_requests_are_refused_with_a_clear_error():
     with pytest.raises(ConfigError, match="unknown class"):
         render("Graphene", 1)
