@@ -6,7 +6,7 @@
 
 Committed (openly licensed) images are copied from ``datasets/devset/open/``. Every other row is
 read from its repository at the manifest's commit: from ``--mirrors DIR/<owner>+<name>/repo``
-(a bare git directory) when there is one, else by ``git clone --filter=blob:none`` from GitHub
+(a bare git directory, or a clone whose git directory is ``repo/.git``) when there is one, else by ``git clone --filter=blob:none`` from GitHub
 into ``--clone-dir`` (needs internet; skipped with ``--offline``); rows whose repo is ``shared``
 come from ``--shared/<path>``. Each original is checked against its sha256, cropped, turned to
 8-bit grey and downscaled to 512 px. Writes ``OUT/<Class>/<id>.png`` and ``OUT/groups.csv``
@@ -37,7 +37,9 @@ class Fetcher:
     def _git_dir(self, repo: str) -> Path | None:
         key = repo.replace("/", "+")
         if self.mirrors and (self.mirrors / key / "repo").is_dir():
-            return self.mirrors / key / "repo"
+            mirror = self.mirrors / key / "repo"
+            # a mirror is usually bare; a non-bare one keeps its git directory in repo/.git
+            return mirror / ".git" if (mirror / ".git").is_dir() else mirror
         clone = self.clone_dir / key
         if clone.is_dir():
             return clone

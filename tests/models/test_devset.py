@@ -89,8 +89,8 @@ def test_duplicate_ids_are_refused(tmp_path):
         load_manifest(path)
 
 
-def _mirror_with(tmp_path: Path, files: dict[str, bytes]) -> tuple[Path, str]:
-    """A real git repository in the mirror layout (<owner>+<name>/repo, bare) holding ``files``."""
+def _mirror_with(tmp_path: Path, files: dict[str, bytes], bare: bool = True) -> tuple[Path, str]:
+    """A real git repository in the mirror layout (<owner>+<name>/repo, bare or not) holding ``files``."""
     work = tmp_path / "work"
     work.mkdir()
     for name, data in files.items():
@@ -101,7 +101,7 @@ def _mirror_with(tmp_path: Path, files: dict[str, bytes]) -> tuple[Path, str]:
     subprocess.run(git + ["-C", str(work), "commit", "-qm", "images"], check=True)
     commit = subprocess.check_output(["git", "-C", str(work), "rev-parse", "HEAD"], text=True).strip()
     mirror = tmp_path / "mirrors" / "lab+images" / "repo"
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(mirror)], check=True)
+    subprocess.run(["git", "clone", "-q", *(["--bare"] if bare else []), str(work), str(mirror)], check=True)
     return tmp_path / "mirrors", commit
 
 
@@ -133,6 +133,20 @@ def test_rebuild_reads_the_commit_crops_downscales_and_writes_groups(tmp_path):
         assert np.asarray(im)[0, 0] == pytest.approx(100, abs=3)  # the crop starts at column 100
     groups = list(csv.DictReader(open(out / "groups.csv", encoding="utf-8")))
     assert groups == [{"file": "Particles/w1.png", "source": "lab A", "class": "Particles", "confidence": "high"}]
+
+
+def test_rebuild_reads_a_mirror_that_is_a_working_clone(tmp_path):
+    data = _png(np.full((20, 30), 77, np.uint8))
+    mirrors, commit = _mirror_with(tmp_path, {"a.png": data}, bare=False)
+    manifest = tmp_path / "manifest.csv"
+    _write_manifest(manifest, [_row(repo="lab/images", commit=commit, path="a.png",
+                                    sha256=hashlib.sha256(data).hexdigest())])
+    out = tmp_path / "set"
+    done = _rebuild(str(out), "--manifest", str(manifest), "--mirrors", str(mirrors), "--offline")
+    assert done.returncode == 0, done.stderr
+    assert "1 of 1 images written" in done.stdout
+    with Image.open(next(out.glob("*/*.png"))) as im:
+        assert np.asarray(im).max() == 77
 
 
 def test_rebuild_refuses_an_original_whose_content_changed(tmp_path):
