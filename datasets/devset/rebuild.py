@@ -8,9 +8,10 @@ Committed (openly licensed) images are copied from ``datasets/devset/open/``. Ev
 read from its repository at the manifest's commit: from ``--mirrors DIR/<owner>+<name>/repo``
 (a bare git directory, or a clone whose git directory is ``repo/.git``) when there is one, else
 by ``git clone --filter=blob:none`` from GitHub into ``--clone-dir`` (needs internet; skipped
-with ``--offline``); rows whose repo is ``shared`` come from ``--shared/<path>``. Each original is checked against its sha256, cropped, turned to
-8-bit grey and downscaled to 512 px. Writes ``OUT/<Class>/<id>.png`` and ``OUT/groups.csv``
-(file, source, class, confidence) and prints the counts per class and per source.
+with ``--offline``); rows whose repo is ``shared`` come from ``--shared/<path>``. Each original
+is checked against its sha256, cropped, turned to 8-bit grey and downscaled to 512 px. Writes
+``OUT/<Class>/<id>.png`` and ``OUT/groups.csv`` (file, source, class, confidence) and prints
+the counts per class and per source.
 """
 from __future__ import annotations
 
