@@ -16,7 +16,9 @@ plus the recipe's augmented views, width hidden, each counted W times — and re
 committed source with that source's frames left out; a frame is always scored by a head that never
 saw its source (leave-source-out). Frames of manifest-only sources are scored by the head fitted on
 all committed frames. W = 0 is the shipped recipe (synthetic frames only). The temperature is the
-synthetic calibration's. Figures only: nothing is written to ``models/``.
+synthetic calibration's. For scale, the last rows fit the head on the real frames alone (every
+frame of DEVSET from the other sources, clean views, no synthetic frame, no calibration): what the
+set itself could teach a frozen-trunk head. Figures only: nothing is written to ``models/``.
 """
 from __future__ import annotations
 
@@ -181,6 +183,17 @@ def main(argv: list[str] | None = None) -> int:
               f"({r['accepted']}) | committed sources {r_open['accuracy']:.1%} "
               f"mean/src {r_open['mean_over_sources']:.1%} prec {r_open['accepted_precision']:.1%} "
               f"({r_open['accepted']})", flush=True)
+    # for scale: what the real frames alone teach a head (every other source's frames, no synthetic ones)
+    xr = full.x[order]
+    for l2 in (0.01, 0.1, 1.0):
+        p = np.zeros((len(items), N))
+        for held in sorted(set(src)):
+            out = src == held
+            p[out] = softmax(fit_softmax(xr[~out], yd[~out], N, l2)(xr[out]), 1.0)
+        r = figures(p, yd, src, known)
+        results[f"real frames only, L2 {l2:g}"] = {"all": r}
+        print(f"real only, L2 {l2:<5g} all {r['accuracy']:.1%} top2 {r['top2']:.1%} "
+              f"mean/src {r['mean_over_sources']:.1%} balanced {r['balanced']:.1%} (uncalibrated)", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
