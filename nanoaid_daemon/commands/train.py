@@ -40,6 +40,7 @@ def register(sub) -> None:
     c.add_argument("--work", type=Path, default=Path(".cache/nanoaid-train"), help="scratch folder")
     c.add_argument("--no-scale", dest="scale", action="store_false",
                    help="no field-width input (default: one, where the data's truth.jsonl gives widths)")
+    _devset(c)
     c.set_defaults(func=run_classifier)
     a = tsub.add_parser("autoencoder", help="convolutional autoencoder for AI-lens previews from any image folders")
     a.add_argument("data", type=Path, nargs="+", metavar="DATA")
@@ -59,7 +60,16 @@ def register(sub) -> None:
     al.add_argument("--ae-images", type=int, default=1000)
     al.add_argument("--threads", type=int, default=2)
     al.add_argument("--no-scale", dest="scale", action="store_false", help="classifier without the field-width input")
+    _devset(al)
     al.set_defaults(func=run_all)
+
+
+def _devset(p) -> None:
+    p.add_argument("--devset", type=Path, metavar="MANIFEST",
+                   help="a development-set manifest (datasets/devset/manifest.csv): its committed real frames join "
+                        "the classifier's final head (python3 dev.py models passes it)")
+    p.add_argument("--devset-weight", type=int, default=10, metavar="W",
+                   help="each real view counts W times next to the synthetic ones (default 10)")
 
 
 def _command() -> str:
@@ -79,7 +89,8 @@ def run_classifier(args) -> int:
                              name=args.name, version=args.version, input_size=args.input_size, views=args.views,
                              finetune_blocks=args.finetune_blocks, finetune_epochs=args.finetune_epochs,
                              seed=args.seed, threads=args.threads, work=args.work, align_synthetic=args.align_count,
-                             scale=args.scale, command=_command(), say=_say)
+                             scale=args.scale, devset=args.devset, devset_weight=args.devset_weight,
+                             command=_command(), say=_say)
     summary = train_classifier(opts)
     print(json.dumps({k: summary[k] for k in ("model", "card", "test", "alignment", "duration_s")}, indent=2))
     return EXIT_OK
@@ -107,7 +118,8 @@ def run_all(args) -> int:
 
     opts = AllOptions(out=args.out or default_models_dir(), work=args.work, per_class=args.per_class, seed=args.seed,
                       views=args.views, align_count=args.align_count, ae_epochs=args.ae_epochs,
-                      ae_images=args.ae_images, threads=args.threads, scale=args.scale, say=_say)
+                      ae_images=args.ae_images, threads=args.threads, scale=args.scale, devset=args.devset,
+                      devset_weight=args.devset_weight, say=_say)
     summary = train_all(opts)
     c, a = summary["classifier"], summary["autoencoder"]
     _say(f"done in {summary['total_s']:.0f} s: {c['model']} (synthetic test accuracy "

@@ -15,8 +15,7 @@ SPLIT_RULE = ("split fixed by the sha256 of each file's content: the first 15 % 
 SYNTHETIC_LIMITS = (
     f"A facility should retrain this model on the NFFA-Europe dataset or on its own labelled images, with one "
     f"command: `{RETRAIN}` (DATA laid out as one folder per class). "
-    "Trained on synthetic SEM frames only (procedurally generated scenes rendered with SE/BSE contrast, "
-    "detector noise, scan distortion and databars); no real image was used for training. The synthetic test "
+    "{trained_on} The synthetic test "
     "accuracy measures how well the classes of the generator are separated, not accuracy on real frames: "
     "expect clearly lower accuracy on images from real instruments, especially for specimens the generator "
     "does not draw (biological tissue, composite devices, mixed scenes) and near class boundaries "
@@ -27,11 +26,27 @@ SYNTHETIC_LIMITS = (
     "on synthetic aligned versus random nanowires; it grades ordering of thin wires and is meaningless for "
     "other structures."
 )
+SYNTHETIC_ONLY = ("Trained on synthetic SEM frames only (procedurally generated scenes rendered with SE/BSE contrast, "
+                  "detector noise, scan distortion and databars); no real image was used for training.")
+WITH_REAL = ("Trained on synthetic SEM frames (procedurally generated scenes rendered with SE/BSE contrast, detector "
+             "noise, scan distortion and databars) and, in the final head only, {frames} real frames from {sources} "
+             "public sources (the development set's openly licensed part: training.real_frames); figures on those "
+             "sources' frames are not independent.")
 REAL_LIMITS = (
     "Accuracy holds for images like the training folders; frames from other instruments, magnifications or "
     "specimen types may score lower. Check with `nanoaid models eval` on a labelled sample before relying on "
     "automatic labels."
 )
+
+
+def _limits(synthetic: bool, real: dict | None) -> str:
+    if not synthetic:
+        return REAL_LIMITS if not real else (
+            f"{REAL_LIMITS} The final head also saw {real['frames']} real frames from {len(real['sources'])} public "
+            "sources of the development set (training.real_frames); figures on those sources' frames are not "
+            "independent.")
+    said = WITH_REAL.format(frames=real["frames"], sources=len(real["sources"])) if real else SYNTHETIC_ONLY
+    return SYNTHETIC_LIMITS.replace("{trained_on}", said)
 
 
 def classifier_input(size: int) -> InputSpec:
@@ -113,6 +128,7 @@ def classifier_card(opts, summary: dict, feat_hw: tuple[int, int]) -> dict:
             "duration_s": summary["duration_s"],
             "command": opts.command,
             "fine_tuning": summary.get("finetune"),
+            "real_frames": summary.get("real_frames"),
             "scale_dropout": ("every training and calibration view enters twice: with its field width (synthetic "
                               "truth × the crop's share) and with the width hidden") if scale else None,
         },
@@ -123,7 +139,7 @@ def classifier_card(opts, summary: dict, feat_hw: tuple[int, int]) -> dict:
             "policy of Modarres et al. (2017): top score >= 0.8 accept, 0.35-0.8 suggest the top two, below 0.35 "
             "ask the operator; a learned nanowire-alignment score; class activation maps for previews."
         ),
-        "limitations": SYNTHETIC_LIMITS if synthetic else REAL_LIMITS,
+        "limitations": _limits(synthetic, summary.get("real_frames")),
         "retrain": RETRAIN,
     }
     if scale:

@@ -45,6 +45,7 @@ from .export import (
 from .features import FeatureSet, Source, TrunkRunner, ViewCounts, extract_features, to_tensor
 from .finetune import finetune_tail
 from .heads import fit_temperature
+from .realrows import RealFrames, card_entry, committed_frames, fit_with_real, real_design
 from .scale import scale_features
 from .testsplit import evaluate_exported
 
@@ -66,6 +67,8 @@ class ClassifierOptions:
     finetune_blocks: int = 0
     finetune_epochs: int = 4
     scale: bool = True  # the field-width input (training/scale.py), trained with scale dropout
+    devset: Path | None = None  # a dev-set manifest: its committed real frames join the final head (realrows.py)
+    devset_weight: int = 10
     l2_grid: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
     seed: int = 0
     threads: int = 2
@@ -154,6 +157,9 @@ def train_classifier(opts: ClassifierOptions) -> dict:
     if opts.scale and not any(s.extra.get("field_width_um") for s in sources):
         opts.say("no field widths in the data (no truth.jsonl): the classifier gets no scale input")
         opts.scale = False
+    real = committed_frames(opts.devset, opts.devset_weight) if opts.devset else None
+    if real and opts.finetune_blocks:
+        raise ConfigError("real frames (--devset) join a frozen-trunk head only; drop --finetune-blocks or --devset")
     cut = N_BLOCKS - opts.finetune_blocks
     model = load_backbone(opts.input_size)
     runner = TrunkRunner(model, cut, opts.input_size, opts.work, opts.threads)
@@ -174,6 +180,9 @@ def train_classifier(opts: ClassifierOptions) -> dict:
                  "with a field width (every view also enters with it hidden)")
     choice = choose_head(feats, sources, y_all, opts.l2_grid, opts.seed, opts.say)
     head, l2, temperature = choice.head, choice.l2, choice.temperature
+    if real:
+        train_rows = _rows(feats, sources, "train", (0, 1))  # the rows choose_head fitted its head on
+        head = _with_real(feats.x[train_rows], y_all[train_rows], real, runner, opts, l2)
     t_clean = fit_temperature(head(feats.x[clean_val]), y_all[clean_val])
     val_report = classification_report(_softmax(head(feats.x[clean_val]), temperature), y_all[clean_val], CLASSES)
     opts.say(f"validation (clean views): accuracy {val_report['accuracy']:.3f}, T={temperature:.2f} "
@@ -194,12 +203,24 @@ def train_classifier(opts: ClassifierOptions) -> dict:
         "validation": {k: val_report[k] for k in ("accuracy", "top2_accuracy", "ece")},
         "test": test, "test_with_scale": test_scale, "alignment": align.metrics, "finetune": finetune_info,
         "onnx_max_deviation": deviation,
+        "real_frames": card_entry(real, opts.views) if real else None,
         "per_class_images": {CLASSES[c]: int(np.sum(labels == c)) for c in range(len(CLASSES))},
         "duration_s": round(time.monotonic() - started, 1),
     }
     card_path = write_card(model_path, classifier_card(opts, summary, feat_hw=_feature_hw(graph, image)))
     summary.update({"model": str(model_path), "card": str(card_path)})
     return summary
+
+
+def _with_real(x_syn: np.ndarray, y_syn: np.ndarray, real: RealFrames, runner: TrunkRunner,
+               opts: ClassifierOptions, l2: float):
+    """The final head refitted with the committed dev frames (clean + augmented views, width hidden)."""
+    feats = extract_features(runner, real.sources, lambda _s: ViewCounts(clean=1, augmented=opts.views),
+                             size=opts.input_size, seed=opts.seed, progress=_progress(opts.say, "real frames"))
+    y_real = np.array([s.label for s in real.sources])[feats.source]
+    opts.say(f"real frames: {len(real.sources)} from {len({r.source for r in real.rows})} sources, "
+             f"{len(feats.x)} views, each counted {real.weight}x in the final head")
+    return fit_with_real(x_syn, y_syn, real_design(feats.x, opts.scale), y_real, l2, real.weight)
 
 
 def with_scale(feats: FeatureSet) -> FeatureSet:

@@ -110,6 +110,8 @@ class AllOptions:
     ae_images: int = 1000
     threads: int = 2
     scale: bool = True
+    devset: Path | None = None  # a dev-set manifest: its committed real frames join the classifier's head
+    devset_weight: int = 10
     say: Callable[[str], None] = log.info
 
 
@@ -130,10 +132,14 @@ def train_all(opts: AllOptions) -> dict:
              f"synthetic nanowire alignment set: {opts.align_count} frames, seed {opts.seed + 17}"]
     command = (f"nanoaid train all --per-class {opts.per_class} --seed {opts.seed} --views {opts.views} "
                f"--align-count {opts.align_count} --ae-epochs {opts.ae_epochs} --ae-images {opts.ae_images}"
-               + ("" if opts.scale else " --no-scale"))
+               + ("" if opts.scale else " --no-scale")
+               + (f" --devset {opts.devset} --devset-weight {opts.devset_weight}" if opts.devset else ""))
+    if opts.devset:
+        notes.append(f"real SEM frames in the final head: the committed copies listed in {opts.devset} "
+                     f"(each view counted {opts.devset_weight}x; card: training.real_frames)")
     copts = ClassifierOptions(data=[data], out=opts.out, seed=opts.seed, views=opts.views, threads=opts.threads,
                               work=opts.work, align_synthetic=opts.align_count, data_kind="synthetic", data_notes=notes,
-                              scale=opts.scale,
+                              scale=opts.scale, devset=opts.devset, devset_weight=opts.devset_weight,
                               reproduce=[synth_cmd, "nanoaid models eval nffa-classifier DIR --split test"],
                               command=command, say=opts.say)
     classifier = train_classifier(copts)

@@ -163,3 +163,72 @@ def test_fine_tuning_the_last_blocks_changes_the_backbone_and_still_exports(trai
     emb_tuned = _session(tuned).run(["embedding"], {"image": x})[0]
     emb_frozen = _session(frozen).run(["embedding"], {"image": x})[0]
     assert np.abs(emb_tuned - emb_frozen).max() > 1e-5  # two small Adam steps, but the backbone moved
+
+
+def _checkout_with_devset(root, frames):
+    """A checkout-like folder: datasets/devset/manifest.csv and the committed copies it lists."""
+    import csv
+
+    from nanoaid_daemon.evaluation.devset import COLUMNS
+
+    dev = root / "datasets" / "devset"
+    rows = []
+    for i, (cls, source, seed) in enumerate(frames):
+        rel = f"datasets/devset/open/{cls}/real-{i}.png"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        from PIL import Image
+
+        Image.fromarray(render(cls, seed, size=(144, 192), databar=False, detector="BSE").pixels).save(root / rel)
+        rows.append({"id": f"real-{i}", "repo": "lab/images", "commit": "0" * 40, "path": f"{i}.tif", "licence": "MIT",
+                     "class": cls, "confidence": "high", "crop": "", "source": source, "sha256": "1" * 64,
+                     "file": rel})
+    rows.append({**rows[0], "id": "manifest-only", "file": "", "source": "lab C"})  # not committed: never trained on
+    with open(dev / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return dev / "manifest.csv"
+
+
+def test_committed_dev_frames_join_the_head_and_the_card_lists_them(trained, tmp_path):
+    manifest = _checkout_with_devset(tmp_path / "checkout", [("Tips", "lab A", 71), ("Powder", "lab B", 72)])
+    out = tmp_path / "models"
+    assert main(["train", "classifier", str(trained / "data"), "--out", str(out), "--work", str(trained / "work"),
+                 "--input-size", str(SIZE), "--views", "1", "--align-count", "14", "--devset", str(manifest),
+                 "--devset-weight", "50"]) == 0
+    card, with_real = verify_model(out / "nffa-classifier.card.json")
+    real = card.training["real_frames"]
+    assert real["frames"] == 2 and real["sources"] == ["lab A", "lab B"] and real["ids"] == ["real-0", "real-1"]
+    assert real["weight"] == 50 and real["per_class"]["Tips"] == 1 and real["licences"] == {"MIT": 2}
+    assert "2 real frames from 2 public sources" in card.limitations
+    plain_card = load_card(trained / "models" / "nffa-classifier.card.json")
+    assert "real_frames" not in plain_card.training or plain_card.training["real_frames"] is None
+    assert "real frames" not in plain_card.limitations
+    x = np.stack([prepare(np.asarray(__import__("PIL.Image").Image.open(tmp_path / "checkout" / "datasets" / "devset"
+                                                                          / "open" / "Tips" / "real-0.png")),
+                          card.input)])
+    p_real = _session(with_real).run(["probs"], {"image": x})[0][0]
+    p_plain = _session(trained / "models" / "nffa-classifier.onnx").run(["probs"], {"image": x})[0][0]
+    tips = card.classes.index("Tips")
+    assert p_real[tips] > p_plain[tips]  # a frame it was shown (50x) pulls the head towards its label
+
+
+def test_a_missing_committed_copy_is_refused_naming_it(trained, tmp_path, capsys):
+    manifest = _checkout_with_devset(tmp_path / "checkout", [("Tips", "lab A", 71)])
+    (tmp_path / "checkout" / "datasets" / "devset" / "open" / "Tips" / "real-0.png").unlink()
+    code = main(["train", "classifier", str(trained / "data"), "--out", str(tmp_path / "m"), "--work",
+                 str(trained / "work"), "--input-size", str(SIZE), "--views", "1", "--align-count", "14",
+                 "--devset", str(manifest)])
+    assert code != 0
+    err = capsys.readouterr().err
+    assert "real-0.png" in err and "missing" in err
+    assert not (tmp_path / "m" / "nffa-classifier.onnx").exists()
+
+
+def test_the_synthetic_cards_limits_say_whether_real_frames_were_used():
+    from nanoaid_daemon.training.cards import _limits
+
+    assert "no real image was used for training" in _limits(True, None)
+    said = _limits(True, {"frames": 100, "sources": ["a", "b", "c"]})
+    assert "no real image" not in said and "100 real frames from 3 public sources" in said
+    assert "{" not in said and "`nanoaid train classifier" in said
