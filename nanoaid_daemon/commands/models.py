@@ -149,5 +149,10 @@ def run_eval_devset(args) -> int:
         w = report["with_field_width"]
         print(f"frames with a field width: {w['n']}, accuracy {100 * w['accuracy']:.1f} % "
               f"({'width fed to the model' if w['fed_to_model'] else 'the model has no scale input'})")
+    if "seen_sources" in report:
+        seen = report["seen_sources"]
+        k = len(seen["sources"])
+        print(f"left out of every figure above: {seen['n']} frames from {k} source{'s' if k != 1 else ''} the model "
+              f"was trained on (accuracy there {100 * seen['accuracy']:.1f} %, not independent)")
     print(f"wrote {out / 'eval.json'}, {out / 'confusion.png'}, {out / 'predictions.jsonl'}")
     return EXIT_OK

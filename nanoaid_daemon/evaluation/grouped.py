@@ -1,9 +1,12 @@
 """Evaluation by source: how a classifier does on each lab's frames, not only on the pooled set.
 
 A model shipped from synthetic frames has seen none of the development set's sources, so every
-source is already "left out"; the figure that matters is the per-source and per-class breakdown
-(a pooled accuracy can hide one lab carrying the rest). A ``groups.csv`` (``file,source``, as
-written by ``datasets/devset/rebuild.py``) maps each image of a labelled folder to its source.
+source is already "left out". A model whose card lists real training frames
+(``training.real_frames.sources``, ``training/realrows.py``) has seen those sources: their frames
+are reported apart and every headline figure is over the other sources only. The figure that
+matters is the per-source and per-class breakdown (a pooled accuracy can hide one lab carrying the
+rest). A ``groups.csv`` (``file,source``, as written by ``datasets/devset/rebuild.py``) maps each
+image of a labelled folder to its source.
 Kept apart from ``report`` so that other evaluation options can grow there independently.
 """
 from __future__ import annotations
@@ -83,15 +86,31 @@ def evaluate_grouped(card: ModelCard, model_path: Path, data: Path, groups: Path
                           "add a file,source row for each")
     known = read_widths(widths, data) if widths is not None else {}
     width_of = (lambda it: known.get(it.path.resolve())) if known and card.scale_input is not None else None
-    probs, _ = predict(Session(model_path, card.input, threads), items, width_of=width_of)
-    labels = np.array([it.label for it in items])
     sources = [mapping[it.path.resolve()] for it in items]
+    trained_on = set((card.training.get("real_frames") or {}).get("sources") or [])
+    seen = np.array([s in trained_on for s in sources], bool)
+    if seen.all():
+        raise ConfigError(f"every frame of {data} comes from sources {card.name} {card.version} was trained on "
+                          "(its card's training.real_frames): nothing independent to evaluate; "
+                          "datasets/devset/recipe_loso.py gives leave-source-out figures")
+    probs_all, _ = predict(Session(model_path, card.input, threads), items, width_of=width_of)
+    labels_all = np.array([it.label for it in items])
     accept = card.thresholds.get("accept", 0.8)
     review = card.thresholds.get("review", 0.35)
+    probs, labels = probs_all[~seen], labels_all[~seen]
+    unseen_items = [it for it, s in zip(items, seen, strict=True) if not s]
     report = classification_report(probs, labels, card.classes, accept=accept, review=review)
-    report["by_source"] = by_source(probs, labels, sources, list(card.classes), accept, review)
+    report["by_source"] = by_source(probs, labels, [s for s, k in zip(sources, seen, strict=True) if not k],
+                                    list(card.classes), accept, review)
+    if seen.any():
+        apart = classification_report(probs_all[seen], labels_all[seen], card.classes, accept=accept, review=review)
+        report["seen_sources"] = {
+            "n": int(seen.sum()), "sources": sorted(trained_on & set(sources)),
+            "accuracy": apart["accuracy"], "top2_accuracy": apart["top2_accuracy"],
+            "note": "the model was trained on committed frames of these sources: not an independent figure; "
+                    "every other figure of this report leaves them out"}
     if known:
-        mask = np.array([it.path.resolve() in known for it in items])
+        mask = np.array([it.path.resolve() in known for it in unseen_items])
         subset = classification_report(probs[mask], labels[mask], card.classes, accept=accept, review=review)
         report["with_field_width"] = {"n": int(mask.sum()), "fed_to_model": width_of is not None,
                                       "accuracy": subset["accuracy"], "top2_accuracy": subset["top2_accuracy"]}
@@ -104,8 +123,9 @@ def evaluate_grouped(card: ModelCard, model_path: Path, data: Path, groups: Path
         (out / "confusion.png").write_bytes(confusion_png(report["confusion_matrix"], card.classes,
                                                           f"{card.name} on {Path(data).name}, by source"))
         with open(out / "predictions.jsonl", "w", encoding="utf-8") as fh:
-            for item, p, src in zip(items, probs, sources, strict=True):
+            for item, p, src, was_seen in zip(items, probs_all, sources, seen, strict=True):
                 fh.write(json.dumps({"file": str(item.path), "source": src, "label": card.classes[item.label],
                                      "predicted": card.classes[int(np.argmax(p))],
-                                     "score": round(float(np.max(p)), 5)}) + "\n")
+                                     "score": round(float(np.max(p)), 5), "seen_in_training": bool(was_seen)})
+                         + "\n")
     return report

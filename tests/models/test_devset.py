@@ -220,3 +220,36 @@ def test_eval_devset_refuses_a_width_that_is_not_a_number(two_labs, tmp_path, ca
                  "--out", str(tmp_path / "r")])
     assert code != 0
     assert "line 2: field_width_um 'wide' is not a number" in capsys.readouterr().err
+
+
+def _trained_on(models: Path, sources: list[str]) -> None:
+    """Rewrite the grey model's card as if its head had seen real frames of ``sources``."""
+    path = models / "grey.card.json"
+    card = json.loads(path.read_text())
+    card["training"] = {"real_frames": {"frames": 2, "sources": sources}}
+    path.write_text(json.dumps(card))
+
+
+def test_eval_devset_leaves_the_sources_a_model_was_trained_on_out_of_every_figure(two_labs, tmp_path, capsys):
+    models, data = two_labs
+    _trained_on(models, ["lab A", "lab Z"])
+    out = tmp_path / "report"
+    assert main(["models", "eval-devset", "grey", str(data), "--models-dir", str(models), "--out", str(out)]) == 0
+    report = json.loads((out / "eval.json").read_text())
+    assert report["n"] == 4 and report["accuracy"] == pytest.approx(0.5)  # lab B only
+    assert set(report["by_source"]["sources"]) == {"lab B"}
+    assert report["by_source"]["mean_source_accuracy"] == pytest.approx(0.5)
+    seen = report["seen_sources"]
+    assert seen["n"] == 4 and seen["sources"] == ["lab A"] and seen["accuracy"] == pytest.approx(1.0)
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and {r["source"] for r in rows if r["seen_in_training"]} == {"lab A"}
+    assert "4 frames from 1 source the model was trained on" in capsys.readouterr().out
+
+
+def test_eval_devset_refuses_a_set_the_model_has_entirely_seen(two_labs, tmp_path, capsys):
+    models, data = two_labs
+    _trained_on(models, ["lab A", "lab B"])
+    code = main(["models", "eval-devset", "grey", str(data), "--models-dir", str(models), "--out", str(tmp_path / "r")])
+    assert code != 0
+    assert "nothing independent to evaluate" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
