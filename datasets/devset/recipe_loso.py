@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from nanoaid_daemon.training.calibration import choose_head  # noqa: E402
 from nanoaid_daemon.training.classifier import ClassifierOptions, _counts, _sources, with_scale  # noqa: E402
 from nanoaid_daemon.training.features import FeatureSet, Source, ViewCounts  # noqa: E402
 from nanoaid_daemon.training.heads import LinearHead, fit_softmax  # noqa: E402
+from nanoaid_daemon.training.realrows import fit_with_real, real_design  # noqa: E402
 from nanoaid_daemon.training.scale import scale_features  # noqa: E402
 
 ACCEPT = 0.8
@@ -99,6 +101,18 @@ def figures(p: np.ndarray, y: np.ndarray, src: np.ndarray, known: np.ndarray) ->
             "recall": {CLASSES[c]: float(right[y == c].mean()) for c in range(N) if np.any(y == c)}}
 
 
+def top2_right(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return (np.argsort(-p, axis=1)[:, :2] == y[:, None]).any(axis=1)
+
+
+def paired(right_a: np.ndarray, right_b: np.ndarray) -> dict:
+    """Frames B gets right and A wrong, and the reverse; exact two-sided McNemar p (same frames, two heads)."""
+    gained, lost = int((right_b & ~right_a).sum()), int((~right_b & right_a).sum())
+    n = gained + lost
+    tail = sum(math.comb(n, i) for i in range(min(gained, lost) + 1)) / 2**n if n else 0.5
+    return {"gained": gained, "lost": lost, "p": min(1.0, 2 * tail)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("devset", type=Path)
@@ -147,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     open_feats = cached_features(f"open-{len(open_items)}-{args.seed}-v{args.views}",
                                  [Source(it.path, it.label, it.sha256, "train", {}) for it in open_items],
                                  lambda s: ViewCounts(clean=1, augmented=args.views), args.seed, args.cache)
-    xo = np.hstack([open_feats.x, scale_features(np.full(len(open_feats.x), np.nan))])
+    xo = real_design(open_feats.x, scale=True)
     yo = np.array([it.label for it in open_items])[open_feats.source]
     committed_sources = sorted(set(open_src))
     is_committed = np.isin(src, committed_sources)
@@ -155,10 +169,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(open_items)} committed copies ({len(committed_sources)} sources); {int(known.sum())} with a width",
           file=sys.stderr)
 
-    def fit(frames: np.ndarray, weight: int) -> LinearHead:
-        rows = np.repeat(np.flatnonzero(np.isin(open_feats.source, frames)), weight)
-        return fit_softmax(np.vstack([syn.x[train], xo[rows]]), np.concatenate([ys_all[train], yo[rows]]), N,
-                           choice.l2)
+    def fit(frames: np.ndarray, weight: int) -> LinearHead:  # exactly the shipped recipe's head (realrows.py)
+        rows = np.flatnonzero(np.isin(open_feats.source, frames))
+        return fit_with_real(syn.x[train], ys_all[train], xo[rows], yo[rows], choice.l2, weight)
 
     results = {}
     t = choice.temperature
@@ -178,11 +191,21 @@ def main(argv: list[str] | None = None) -> int:
         r_open = figures(p[is_committed], yd[is_committed], src[is_committed], known[is_committed])
         results[f"W={weight}"] = {"all": r, "committed_sources": r_open, "temperature": t,
                                   "predictions": p.round(4).tolist()}
+        if weight and "W=0" in results:  # paired against the synthetic-only head, frame by frame
+            p0 = np.array(results["W=0"]["predictions"])
+            results[f"W={weight}"]["vs_W=0"] = {
+                "top1": paired(p0.argmax(1) == yd, p.argmax(1) == yd), "top2": paired(top2_right(p0, yd),
+                                                                                    top2_right(p, yd))}
         print(f"W={weight:<3} all {r['accuracy']:.1%} top2 {r['top2']:.1%} mean/src {r['mean_over_sources']:.1%} "
               f"width {r['known_scale']:.1%} accepted {r['coverage']:.1%} prec {r['accepted_precision']:.1%} "
               f"({r['accepted']}) | committed sources {r_open['accuracy']:.1%} "
               f"mean/src {r_open['mean_over_sources']:.1%} prec {r_open['accepted_precision']:.1%} "
               f"({r_open['accepted']})", flush=True)
+        if "vs_W=0" in results[f"W={weight}"]:
+            cmp = results[f"W={weight}"]["vs_W=0"]
+            print(f"        vs W=0: top-1 +{cmp['top1']['gained']}/-{cmp['top1']['lost']} (McNemar p "
+                  f"{cmp['top1']['p']:.3f}), top-2 +{cmp['top2']['gained']}/-{cmp['top2']['lost']} "
+                  f"(p {cmp['top2']['p']:.3f})", flush=True)
     # for scale: what the real frames alone teach a head (every other source's frames, no synthetic ones)
     xr = full.x[order]
     for l2 in (0.01, 0.1, 1.0):
