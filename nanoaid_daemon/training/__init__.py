@@ -11,7 +11,7 @@ from ..errors import ConfigError
 __all__ = ["CLASSIFIER_VERSION", "AUTOENCODER_VERSION", "require_torch"]
 
 #: Versions the shipped models' cards carry; bump with any change to what a rebuild writes.
-CLASSIFIER_VERSION = "1.1.0"  # 1.1: the optional field-width input
+CLASSIFIER_VERSION = "1.2.0"  # 1.2: the dev set's committed real frames in the final head
 AUTOENCODER_VERSION = "1.0.1"  # 1.0.1: retrained on the current synthetic generator
 
 
