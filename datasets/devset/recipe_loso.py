@@ -50,14 +50,12 @@ N = len(CLASSES)
 
 
 def _extract(sources: list[Source], counts, seed: int, work: Path) -> FeatureSet:
-    import torch
 
     from nanoaid_daemon.training.backbone import N_BLOCKS, load_backbone
     from nanoaid_daemon.training.classifier import set_determinism
     from nanoaid_daemon.training.features import TrunkRunner, extract_features
 
-    set_determinism(seed, 2)
-    torch.set_num_threads(2)
+    set_determinism(seed, 2)  # fixed seed and 2 torch threads, as `dev.py models`
     runner = TrunkRunner(load_backbone(224), N_BLOCKS, 224, work, 2)
 
     def progress(done: int, total: int) -> None:
@@ -89,9 +87,7 @@ def figures(p: np.ndarray, y: np.ndarray, src: np.ndarray, known: np.ndarray) ->
     pred = p.argmax(1)
     right = pred == y
     acc = p.max(1) >= ACCEPT
-    top2 = np.argsort(-p, axis=1)[:, :2]
-    return {"images": int(len(y)), "accuracy": float(right.mean()),
-            "top2": float(np.mean([y[i] in top2[i] for i in range(len(y))])),
+    return {"images": int(len(y)), "accuracy": float(right.mean()), "top2": float(top2_right(p, y).mean()),
             "balanced": float(np.mean([right[y == c].mean() for c in range(N) if np.any(y == c)])),
             "mean_over_sources": float(np.mean([right[src == s].mean() for s in sorted(set(src))])),
             "known_scale": float(right[known].mean()) if known.any() else float("nan"),
